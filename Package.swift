@@ -1,0 +1,110 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// One settings list for every target: Swift 6 language mode (strict concurrency) and zero warnings.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "parstore",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "parstore", targets: ["parstore"]),
+        .library(name: "ParCore", targets: ["ParCore"]),
+        .library(name: "ParServer", targets: ["ParServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+    ],
+    targets: [
+        // System libraries: the C clients of PostgreSQL and Redis, from Debian's libpq-dev and libhiredis-dev.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"]), .brew(["libpq"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"]), .brew(["hiredis"])]),
+
+        // The domain: parsing, validation, clients, request_uri minting, events, OAuth errors. No I/O.
+        .target(
+            name: "ParCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        // A blocking connection owned by one OS thread, serving async callers in batches.
+        .target(
+            name: "ParWorker",
+            dependencies: [
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ParPostgres",
+            dependencies: [
+                "ParCore", "ParWorker", "CLibPQ",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ParRedis",
+            dependencies: [
+                "ParCore", "ParWorker", "CHiredis",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Private PostgreSQL and Redis servers under a data folder (the embedded default and the test fixtures).
+        .target(
+            name: "ParEmbedded",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ParServer",
+            dependencies: [
+                "ParCore", "ParPostgres", "ParRedis", "ParWorker",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "parstore",
+            dependencies: [
+                "ParServer", "ParPostgres", "ParCore", "ParEmbedded",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Tests: pure unit tests, a support target with the server fixtures, integration tests on real servers.
+        .testTarget(name: "ParCoreTests", dependencies: ["ParCore"], swiftSettings: swiftSettings),
+        .target(
+            name: "ParTestSupport",
+            dependencies: ["ParEmbedded", "ParServer", "ParPostgres", "ParRedis", "ParCore"],
+            path: "Tests/ParTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ParIntegrationTests",
+            dependencies: [
+                "ParTestSupport", "ParServer", "ParPostgres", "ParRedis", "ParCore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

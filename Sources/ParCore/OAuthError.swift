@@ -1,0 +1,75 @@
+/// An OAuth error as RFC 6749 §5.2 defines it, with the HTTP status it is answered with.
+///
+/// The `description` is a human sentence written by ParStore; it never echoes a parameter value, a secret or a
+/// `request_uri`, so an error may be logged and returned as it is.
+public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A stable error code (`error` in the JSON body).
+    public struct Code: RawRepresentable, Sendable, Hashable {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        public static let invalidRequest = Code(rawValue: "invalid_request")
+        public static let invalidClient = Code(rawValue: "invalid_client")
+        public static let invalidScope = Code(rawValue: "invalid_scope")
+        public static let unauthorizedClient = Code(rawValue: "unauthorized_client")
+        public static let unsupportedResponseType = Code(rawValue: "unsupported_response_type")
+        public static let requestNotSupported = Code(rawValue: "request_not_supported")
+        public static let invalidRequestURI = Code(rawValue: "invalid_request_uri")
+        public static let invalidToken = Code(rawValue: "invalid_token")
+        public static let temporarilyUnavailable = Code(rawValue: "temporarily_unavailable")
+        public static let serverError = Code(rawValue: "server_error")
+    }
+
+    /// The `error` value.
+    public var code: Code
+    /// The `error_description`: a sentence for people, free of request data.
+    public var description: String
+    /// The HTTP status code the error is answered with.
+    public var status: Int
+    /// A machine-readable sub-case (`reason` in the JSON body), e.g. why a redemption was refused.
+    public var reason: String?
+    /// Seconds after which a retry may succeed (`Retry-After`), for 429 and 503.
+    public var retryAfter: Int?
+    /// Set when the client authenticated with the `Authorization` header: the answer then carries
+    /// `WWW-Authenticate` (RFC 6749 §5.2).
+    public var challenge: String?
+
+    public init(
+        _ code: Code,
+        _ description: String,
+        status: Int = 400,
+        reason: String? = nil,
+        retryAfter: Int? = nil,
+        challenge: String? = nil
+    ) {
+        self.code = code
+        self.description = description
+        self.status = status
+        self.reason = reason
+        self.retryAfter = retryAfter
+        self.challenge = challenge
+    }
+
+    /// 400 `invalid_request`.
+    public static func invalidRequest(_ description: String) -> OAuthError {
+        OAuthError(.invalidRequest, description)
+    }
+
+    /// 401 `invalid_client`, with a `Basic` challenge when the client used the `Authorization` header.
+    public static func invalidClient(_ description: String, usedAuthorizationHeader: Bool) -> OAuthError {
+        OAuthError(
+            .invalidClient,
+            description,
+            status: 401,
+            challenge: usedAuthorizationHeader ? #"Basic realm="parstore", charset="UTF-8""# : nil
+        )
+    }
+
+    /// 503 `temporarily_unavailable`: the event store cannot be reached, nothing was done.
+    public static let storeUnavailable = OAuthError(
+        .temporarilyUnavailable,
+        "The request store is temporarily unavailable; retry later.",
+        status: 503,
+        retryAfter: 1
+    )
+}

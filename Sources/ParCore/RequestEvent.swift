@@ -1,0 +1,73 @@
+/// The kinds of event in a request's log (ARCHITECTURE §3–4).
+public enum EventKind: String, Sendable, CaseIterable, Codable {
+    /// The request was pushed; carries the parameters and the deadline.
+    case pushed
+    /// Terminal: redeemed by its client before its deadline.
+    case consumed
+    /// Terminal: its deadline passed without redemption.
+    case expired
+    /// A refused attempt on a known request (reuse, wrong client, too late); carries the reason.
+    case refused
+
+    /// The unique slot the event occupies for its request: the database keeps at most one event per slot
+    /// (`pushed` = 0, reserved `loaded` = 1, terminal = 2); refusals take none.
+    public var slot: Int? {
+        switch self {
+        case .pushed: 0
+        case .consumed, .expired: 2
+        case .refused: nil
+        }
+    }
+
+    /// Whether the event ends the request.
+    public var isTerminal: Bool { slot == 2 }
+}
+
+/// Why a redemption was refused; the `reason` the AS sees.
+public enum RedemptionRefusal: String, Sendable, CaseIterable, Codable {
+    /// No request with this `request_uri` was ever pushed (or it was not issued by ParStore).
+    case unknown
+    /// The request's deadline has passed.
+    case expired
+    /// The request was already redeemed.
+    case alreadyUsed = "already_used"
+    /// The request was pushed by another client; it stays redeemable by its own.
+    case wrongClient = "wrong_client"
+
+    /// The error the backend API answers with.
+    public var error: OAuthError {
+        let sentence =
+            switch self {
+            case .unknown: "The request_uri is unknown."
+            case .expired: "The request_uri has expired."
+            case .alreadyUsed: "The request_uri was already used."
+            case .wrongClient: "The request_uri was not issued to this client."
+            }
+        return OAuthError(.invalidRequestURI, sentence, reason: rawValue)
+    }
+}
+
+/// A request as the backend gets it on successful redemption.
+public struct RedeemedRequest: Sendable, Equatable {
+    /// The client that pushed it.
+    public var clientID: String
+    /// The pushed parameters as a JSON object (``PushedRequest/parametersJSON``).
+    public var parametersJSON: String
+    /// When it was pushed, in milliseconds since 1970 (PostgreSQL's clock).
+    public var pushedAtMillis: Int64
+    /// Its deadline, in milliseconds since 1970 (PostgreSQL's clock).
+    public var expiresAtMillis: Int64
+
+    public init(clientID: String, parametersJSON: String, pushedAtMillis: Int64, expiresAtMillis: Int64) {
+        self.clientID = clientID
+        self.parametersJSON = parametersJSON
+        self.pushedAtMillis = pushedAtMillis
+        self.expiresAtMillis = expiresAtMillis
+    }
+}
+
+/// The outcome of one redemption attempt.
+public enum RedemptionResult: Sendable, Equatable {
+    case redeemed(RedeemedRequest)
+    case refused(RedemptionRefusal)
+}

@@ -1,0 +1,62 @@
+/// The SQL of the hot path, prepared once per connection.
+enum EventStatements {
+    static let appendName = "parstore_append"
+    /// Appends a batch of events in one statement (one round trip, one transaction, one WAL flush).
+    /// `ON CONFLICT DO NOTHING` turns a taken slot into "not inserted" instead of failing the neighbours.
+    static let append = """
+        INSERT INTO par_events (day, request_id, slot, kind, client_id, deadline, node_id, payload)
+        SELECT t.day, decode(t.rid, 'hex'), t.slot, t.kind, t.client_id,
+               CASE WHEN t.lifetime_ms IS NOT NULL THEN now() + t.lifetime_ms * interval '1 millisecond'
+                    ELSE coalesce((SELECT p.deadline FROM par_events p
+                                   WHERE p.day = t.day AND p.request_id = decode(t.rid, 'hex') AND p.slot = 0), now())
+               END,
+               $7, t.payload
+        FROM unnest($1::date[], $2::text[], $3::smallint[], $4::text[], $5::text[], $6::bigint[], $8::jsonb[])
+             AS t(day, rid, slot, kind, client_id, lifetime_ms, payload)
+        ON CONFLICT (day, request_id, slot) DO NOTHING
+        RETURNING encode(request_id, 'hex'), slot,
+                  (extract(epoch FROM at) * 1000)::bigint, (extract(epoch FROM deadline) * 1000)::bigint
+        """
+
+    static let consumeName = "parstore_consume"
+    /// The arbiter: consumes each request at most once, only for the client that pushed it and before its
+    /// deadline (PostgreSQL's clock), and says for every input what happened. Within one batch, the first
+    /// eligible attempt on a request wins; the unique terminal slot makes every other attempt, from this or
+    /// any other node, lose.
+    static let consume = """
+        WITH input AS (
+            SELECT t.day, decode(t.rid, 'hex') AS request_id, t.client_id, t.ord
+            FROM unnest($1::date[], $2::text[], $3::text[]) WITH ORDINALITY AS t(day, rid, client_id, ord)
+        ), candidates AS (
+            SELECT i.ord, i.day, i.request_id, i.client_id, p.client_id AS owner, p.deadline, p.at AS pushed_at,
+                   p.payload, t.kind AS terminal
+            FROM input i
+            LEFT JOIN par_events p ON p.day = i.day AND p.request_id = i.request_id AND p.slot = 0
+            LEFT JOIN par_events t ON t.day = i.day AND t.request_id = i.request_id AND t.slot = 2
+        ), winners AS (
+            SELECT DISTINCT ON (day, request_id) ord, day, request_id, client_id, deadline
+            FROM candidates
+            WHERE owner = client_id AND deadline > now() AND terminal IS NULL
+            ORDER BY day, request_id, ord
+        ), consumed AS (
+            INSERT INTO par_events (day, request_id, slot, kind, client_id, deadline, node_id)
+            SELECT day, request_id, 2, 'consumed', client_id, deadline, $4 FROM winners
+            ON CONFLICT (day, request_id, slot) DO NOTHING
+            RETURNING day, request_id
+        )
+        SELECT CASE WHEN c.owner IS NULL THEN 'unknown'
+                    WHEN c.owner <> c.client_id THEN 'wrong_client'
+                    WHEN w.ord = c.ord AND k.request_id IS NOT NULL THEN 'consumed'
+                    WHEN c.terminal = 'expired' THEN 'expired'
+                    WHEN c.terminal IS NOT NULL THEN 'already_used'
+                    WHEN c.deadline <= now() THEN 'expired'
+                    ELSE 'already_used' END,
+               c.payload::text,
+               (extract(epoch FROM c.pushed_at) * 1000)::bigint,
+               (extract(epoch FROM c.deadline) * 1000)::bigint
+        FROM candidates c
+        LEFT JOIN winners w ON w.day = c.day AND w.request_id = c.request_id
+        LEFT JOIN consumed k ON k.day = c.day AND k.request_id = c.request_id
+        ORDER BY c.ord
+        """
+}

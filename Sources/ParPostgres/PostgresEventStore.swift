@@ -1,0 +1,223 @@
+public import ParCore
+import ParWorker
+
+/// The node's access to PostgreSQL: the group-commit event writer, the arbiter, and a connection for everything
+/// else (readiness, registry, sweeper, partitions). Each runs on its own connection and thread.
+///
+/// Every call that returns has been committed; every failure of a connection surfaces as a ``PGError`` whose
+/// ``PGError/isUnavailable`` is true, and connections are made again by themselves when the server is back.
+public final class PostgresEventStore: Sendable {
+    /// Connection settings.
+    public struct Configuration: Sendable {
+        /// A libpq connection string or `postgresql://` URL.
+        public var conninfo: String
+        /// Written into every event this node appends.
+        public var nodeID: String
+        /// The most events written in one statement.
+        public var maxBatchSize: Int
+
+        public init(conninfo: String, nodeID: String, maxBatchSize: Int = 1000) {
+            self.conninfo = conninfo
+            self.nodeID = nodeID
+            self.maxBatchSize = maxBatchSize
+        }
+    }
+
+    /// A statement for the general-purpose connection.
+    public struct Query: Sendable {
+        public var sql: String
+        public var parameters: [String?]
+        public init(_ sql: String, _ parameters: [String?] = []) {
+            self.sql = sql
+            self.parameters = parameters
+        }
+    }
+
+    private let appender: BatchingWorker<PGConnection, EventRecord, AppendResult>
+    private let arbiter: BatchingWorker<PGConnection, ConsumeRequest, ConsumeOutcome>
+    private let general: BatchingWorker<PGConnection, Query, PGRows>
+    private let configuration: Configuration
+
+    /// - Parameter batchObserver: told the size of every group-commit batch (appends and consumptions).
+    public init(configuration: Configuration, batchObserver: (@Sendable (Int) -> Void)? = nil) {
+        self.configuration = configuration
+        let conninfo = configuration.conninfo
+        let nodeID = configuration.nodeID
+        appender = BatchingWorker(
+            name: "pg-append",
+            maxBatchSize: configuration.maxBatchSize,
+            batchObserver: batchObserver,
+            connect: {
+                let connection = try PGConnection(conninfo, applicationName: "parstore-append")
+                try connection.prepare(EventStatements.appendName, EventStatements.append)
+                return connection
+            },
+            process: { connection, records in Self.append(records, nodeID: nodeID, on: connection) }
+        )
+        arbiter = BatchingWorker(
+            name: "pg-arbiter",
+            maxBatchSize: configuration.maxBatchSize,
+            batchObserver: batchObserver,
+            connect: {
+                let connection = try PGConnection(conninfo, applicationName: "parstore-arbiter")
+                try connection.prepare(EventStatements.consumeName, EventStatements.consume)
+                return connection
+            },
+            process: { connection, requests in Self.consume(requests, nodeID: nodeID, on: connection) }
+        )
+        general = BatchingWorker(
+            name: "pg-general",
+            maxBatchSize: 16,
+            connect: { try PGConnection(conninfo, applicationName: "parstore") },
+            process: { connection, queries in
+                queries.map { query in Result { () throws(PGError) in try connection.execute(query.sql, query.parameters) } }
+            }
+        )
+    }
+
+    /// Stops all workers after they drained what they accepted.
+    public func shutdown() async {
+        await appender.shutdown()
+        await arbiter.shutdown()
+        await general.shutdown()
+    }
+
+    /// Appends one event; resumes once its batch is committed.
+    public func append(_ record: EventRecord) async throws -> AppendResult {
+        try await appender.submit(record)
+    }
+
+    /// Consumes a request through the arbiter; resumes once the outcome is committed.
+    public func consume(_ request: ConsumeRequest) async throws -> ConsumeOutcome {
+        try await arbiter.submit(request)
+    }
+
+    /// Runs one statement on the general-purpose connection.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [String?] = []) async throws -> PGRows {
+        try await general.submit(Query(sql, parameters))
+    }
+
+    /// Appends `expired` events for requests past their deadline plus `grace`.
+    ///
+    /// - Returns: how many expired, or `nil` when another node was sweeping.
+    public func expireDue(grace: Duration) async throws -> Int? {
+        let rows = try await query(
+            "SELECT parstore_expire($1, $2 * interval '1 millisecond')",
+            [configuration.nodeID, String(grace.milliseconds)]
+        )
+        let count = rows.rows.first?.first.flatMap { $0 }.flatMap { Int($0) } ?? 0
+        return count < 0 ? nil : count
+    }
+
+    /// Creates the event-log partitions up to `daysAhead` days from now.
+    public func ensurePartitions(daysAhead: Int) async throws {
+        try await query("SELECT parstore_ensure_partitions($1)", [String(daysAhead)])
+    }
+
+    /// Whether the server answers.
+    public func ping() async throws {
+        try await query("SELECT 1")
+    }
+
+    // MARK: - Batches (on the worker threads)
+
+    @available(*, noasync)
+    private static func append(_ records: [EventRecord], nodeID: String, on connection: PGConnection) -> [Result<AppendResult, any Error>] {
+        do {
+            return try appendBatch(records, nodeID: nodeID, on: connection).map { .success($0) }
+        } catch {
+            // One bad row must not fail its neighbours: retry one by one, unless the server is gone.
+            guard records.count > 1, !error.isUnavailable, connection.isHealthy else {
+                return records.map { _ in .failure(error) }
+            }
+            return records.map { record in
+                Result { () throws(PGError) in try appendBatch([record], nodeID: nodeID, on: connection)[0] }
+            }
+        }
+    }
+
+    @available(*, noasync)
+    private static func appendBatch(_ records: [EventRecord], nodeID: String, on connection: PGConnection) throws(PGError) -> [AppendResult] {
+        let hexIDs = records.map { Secret.hex($0.requestID) }
+        let rows = try connection.executePrepared(
+            EventStatements.appendName,
+            [
+                PostgresArray.literal(records.map { $0.day.description }),
+                PostgresArray.literal(hexIDs),
+                PostgresArray.literal(records.map { $0.kind.slot.map(String.init) }),
+                PostgresArray.literal(records.map { $0.kind.rawValue }),
+                PostgresArray.literal(records.map { $0.clientID }),
+                PostgresArray.literal(records.map { $0.lifetime.map { String($0.milliseconds) } }),
+                nodeID,
+                PostgresArray.literal(records.map { $0.payload }),
+            ]
+        )
+        var inserted: [String: AppendResult] = [:]
+        for row in rows.rows {
+            let key = (row[0] ?? "") + "/" + (row[1] ?? "-")
+            inserted[key] = AppendResult(
+                inserted: true,
+                atMillis: Int64(row[2] ?? "") ?? 0,
+                deadlineMillis: Int64(row[3] ?? "") ?? 0
+            )
+        }
+        return zip(records, hexIDs).map { record, hex in
+            inserted[hex + "/" + (record.kind.slot.map(String.init) ?? "-")]
+                ?? AppendResult(inserted: false, atMillis: 0, deadlineMillis: 0)
+        }
+    }
+
+    @available(*, noasync)
+    private static func consume(_ requests: [ConsumeRequest], nodeID: String, on connection: PGConnection) -> [Result<ConsumeOutcome, any Error>] {
+        do {
+            let rows = try connection.executePrepared(
+                EventStatements.consumeName,
+                [
+                    PostgresArray.literal(requests.map { $0.day.description }),
+                    PostgresArray.literal(requests.map { Secret.hex($0.requestID) }),
+                    PostgresArray.literal(requests.map { $0.clientID }),
+                    nodeID,
+                ]
+            )
+            guard rows.rows.count == requests.count else {
+                let error = PGError(sqlState: "XX000", message: "the arbiter returned \(rows.rows.count) rows for \(requests.count) requests")
+                return requests.map { _ in .failure(error) }
+            }
+            return zip(requests, rows.rows).map { request, row in .success(ConsumeOutcome(row: row, clientID: request.clientID)) }
+        } catch {
+            return requests.map { _ in .failure(error) }
+        }
+    }
+}
+
+/// What the arbiter decided for one redemption.
+public typealias ConsumeOutcome = RedemptionResult
+
+extension RedemptionResult {
+    init(row: [String?], clientID: String) {
+        switch row[0] {
+        case "consumed":
+            self = .redeemed(
+                RedeemedRequest(
+                    clientID: clientID,
+                    parametersJSON: row[1] ?? "{}",
+                    pushedAtMillis: Int64(row[2] ?? "") ?? 0,
+                    expiresAtMillis: Int64(row[3] ?? "") ?? 0
+                )
+            )
+        case "wrong_client": self = .refused(.wrongClient)
+        case "expired": self = .refused(.expired)
+        case "already_used": self = .refused(.alreadyUsed)
+        default: self = .refused(.unknown)
+        }
+    }
+}
+
+extension Error {
+    /// Whether the error means PostgreSQL could not be reached (answer 503, fail closed).
+    public var isUnavailable: Bool {
+        if let error = self as? PGError { return error.isUnavailable }
+        return self as? WorkerError == .shutDown
+    }
+}

@@ -1,0 +1,193 @@
+import DequeModule
+import Dispatch
+import Foundation
+public import ServiceLifecycle
+import Synchronization
+
+/// A blocking client connection that a ``BatchingWorker`` can keep or replace.
+///
+/// The connection is created on the worker's thread and never leaves it, so it need not be `Sendable`.
+public protocol WorkerConnection: AnyObject, SendableMetatype {
+    /// `false` once the connection is known to be broken; the worker then drops it and connects again
+    /// before the next batch.
+    var isHealthy: Bool { get }
+}
+
+/// Errors of the worker itself, as opposed to the errors of the requests it runs.
+public enum WorkerError: Error, Sendable, Equatable {
+    /// The worker is shutting down and takes no more requests.
+    case shutDown
+}
+
+/// Owns one blocking connection (libpq, hiredis) on a dedicated OS thread and serves async callers in batches.
+///
+/// Callers `submit` a request and suspend; the thread takes everything queued so far (up to `maxBatchSize`),
+/// runs it in one round trip through `process`, and resumes each caller with its own result. There is no
+/// timer: while one batch is in flight the next one fills, so batch size follows load.
+///
+/// The connection is made lazily and made again after it breaks. While the server is unreachable, connection
+/// attempts are spaced by `reconnectInterval`; requests arriving in between fail at once with the last error,
+/// so callers learn quickly that the backing store is down.
+public final class BatchingWorker<Connection: WorkerConnection, Request: Sendable, Response: Sendable>: Sendable {
+    /// Runs one batch on the connection and returns exactly one result per request, in order.
+    public typealias Process = @Sendable (Connection, [Request]) -> [Result<Response, any Error>]
+
+    private struct Pending {
+        var request: Request
+        var continuation: CheckedContinuation<Response, any Error>
+    }
+
+    private struct State {
+        var queue: Deque<Pending> = []
+        var threadIsWaiting = false
+        var isShuttingDown = false
+        var exited = false
+        var exitWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private enum SubmitAction { case none, wake, reject }
+
+    private let state = Mutex(State())
+    private let wakeUp = DispatchSemaphore(value: 0)
+    private let maxBatchSize: Int
+    private let reconnectInterval: Duration
+    private let connect: @Sendable () throws -> Connection
+    private let process: Process
+    private let batchObserver: (@Sendable (Int) -> Void)?
+
+    /// Starts the worker's thread. The connection is opened on that thread when the first batch arrives.
+    ///
+    /// - Parameters:
+    ///   - name: the thread's name, seen in debuggers and `top -H`.
+    ///   - maxBatchSize: the most requests sent in one round trip.
+    ///   - reconnectInterval: the least time between two connection attempts while the server is unreachable.
+    ///   - batchObserver: told the size of every batch run (for metrics).
+    public init(
+        name: String,
+        maxBatchSize: Int = 1000,
+        reconnectInterval: Duration = .milliseconds(250),
+        batchObserver: (@Sendable (Int) -> Void)? = nil,
+        connect: @escaping @Sendable () throws -> Connection,
+        process: @escaping Process
+    ) {
+        precondition(maxBatchSize > 0)
+        self.maxBatchSize = maxBatchSize
+        self.reconnectInterval = reconnectInterval
+        self.batchObserver = batchObserver
+        self.connect = connect
+        self.process = process
+        let thread = Thread { [self] in self.threadMain() }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Enqueues one request and suspends until its batch has run.
+    ///
+    /// - Throws: the request's own error, the connection error while the server is unreachable, or
+    ///   ``WorkerError/shutDown`` after ``shutdown()`` began.
+    public func submit(_ request: Request) async throws -> Response {
+        try await withCheckedThrowingContinuation { continuation in
+            let action = state.withLock { state -> SubmitAction in
+                if state.isShuttingDown { return .reject }
+                state.queue.append(Pending(request: request, continuation: continuation))
+                if state.threadIsWaiting {
+                    state.threadIsWaiting = false
+                    return .wake
+                }
+                return .none
+            }
+            switch action {
+            case .reject: continuation.resume(throwing: WorkerError.shutDown)
+            case .wake: wakeUp.signal()
+            case .none: break
+            }
+        }
+    }
+
+    /// Stops taking requests, runs everything already queued, closes the connection on its thread, then returns.
+    public func shutdown() async {
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let alreadyExited = state.withLock { state -> Bool in
+                if state.exited { return true }
+                state.isShuttingDown = true
+                state.exitWaiters.append(waiter)
+                return false
+            }
+            if alreadyExited { waiter.resume() } else { wakeUp.signal() }
+        }
+    }
+
+    private func nextBatch() -> [Pending]? {
+        state.withLock { state in
+            if state.queue.isEmpty {
+                if state.isShuttingDown { return nil }
+                state.threadIsWaiting = true
+                return []
+            }
+            let count = min(state.queue.count, maxBatchSize)
+            let batch = Array(state.queue.prefix(count))
+            state.queue.removeFirst(count)
+            return batch
+        }
+    }
+
+    private func threadMain() {
+        var connection: Connection? = nil
+        var lastFailure: (error: any Error, at: ContinuousClock.Instant)? = nil
+        while let batch = nextBatch() {
+            if batch.isEmpty {
+                wakeUp.wait()
+                continue
+            }
+            let live: Connection
+            if let existing = connection {
+                live = existing
+            } else {
+                if let failure = lastFailure, ContinuousClock.now - failure.at < reconnectInterval {
+                    for pending in batch { pending.continuation.resume(throwing: failure.error) }
+                    continue
+                }
+                do {
+                    live = try connect()
+                    connection = live
+                    lastFailure = nil
+                } catch {
+                    lastFailure = (error, ContinuousClock.now)
+                    for pending in batch { pending.continuation.resume(throwing: error) }
+                    continue
+                }
+            }
+            batchObserver?(batch.count)
+            let results = process(live, batch.map(\.request))
+            precondition(results.count == batch.count, "a batch must yield one result per request")
+            if !live.isHealthy { connection = nil }
+            for (pending, result) in zip(batch, results) { pending.continuation.resume(with: result) }
+        }
+        connection = nil
+        let waiters = state.withLock { state in
+            state.exited = true
+            defer { state.exitWaiters = [] }
+            return state.exitWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}
+
+/// Graceful shutdown: added to a `ServiceGroup` after the HTTP server, so the server stops accepting first,
+/// then the worker drains what it accepted.
+extension BatchingWorker: Service {
+    public func run() async throws {
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+}
+
+/// Runs a blocking closure on a new OS thread and suspends until it returns, so that one-off blocking work
+/// (migrations, starting servers) never occupies the concurrency pool.
+public func runOnOwnThread<T: Sendable>(name: String = "blocking", _ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.name = name
+        thread.start()
+    }
+}
