@@ -1,0 +1,169 @@
+import CHiredis
+import Foundation
+public import ParWorker
+
+/// A reply from Redis.
+public enum RedisValue: Sendable, Equatable {
+    case string(String)
+    case integer(Int)
+    case array([RedisValue])
+    case null
+    case status(String)
+    case error(String)
+
+    /// The text of a string or status reply.
+    public var text: String? {
+        switch self {
+        case .string(let value), .status(let value): value
+        default: nil
+        }
+    }
+}
+
+/// A failure to talk to Redis: connection refused or lost, or a timeout. The connection is dropped and made
+/// again by its worker.
+public struct RedisError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { "Redis error: \(message)" }
+}
+
+/// Where Redis is: parsed from `redis://[:password@]host[:port][/db]`.
+public struct RedisEndpoint: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var password: String?
+    public var database: Int
+
+    public init(host: String = "127.0.0.1", port: Int = 6379, password: String? = nil, database: Int = 0) {
+        self.host = host
+        self.port = port
+        self.password = password
+        self.database = database
+    }
+
+    /// Parses a `redis://` URL; `nil` when malformed.
+    public init?(url: String) {
+        guard let components = URLComponents(string: url), components.scheme == "redis", let host = components.host, !host.isEmpty
+        else { return nil }
+        self.host = host
+        self.port = components.port ?? 6379
+        self.password = components.password.flatMap { $0.removingPercentEncoding }
+        let path = components.path.drop { $0 == "/" }
+        guard path.isEmpty || Int(path) != nil else { return nil }
+        self.database = Int(path) ?? 0
+    }
+}
+
+/// One hiredis connection. Blocking: it lives on a ``BatchingWorker`` thread.
+public final class RedisConnection: WorkerConnection {
+    private let context: UnsafeMutablePointer<redisContext>
+
+    /// Connects, authenticates and selects the database, with `timeout` for the connection and every reply.
+    @available(*, noasync, message: "blocking: call from a worker thread")
+    public init(_ endpoint: RedisEndpoint, timeout: Duration = .seconds(1)) throws(RedisError) {
+        let milliseconds = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let interval = timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000)
+        guard let made = redisConnectWithTimeout(endpoint.host, Int32(endpoint.port), interval) else {
+            throw RedisError(message: "out of memory")
+        }
+        guard made.pointee.err == 0 else {
+            let message = Self.errorText(made)
+            redisFree(made)
+            throw RedisError(message: message)
+        }
+        _ = redisSetTimeout(made, interval)
+        self.context = made
+        if let password = endpoint.password {
+            try expectOK(command(["AUTH", password]))
+        }
+        if endpoint.database != 0 {
+            try expectOK(command(["SELECT", String(endpoint.database)]))
+        }
+    }
+
+    deinit { redisFree(context) }
+
+    public var isHealthy: Bool { context.pointee.err == 0 }
+
+    /// Sends all commands, then reads all replies: one round trip for the batch.
+    ///
+    /// A Redis error reply is a `.success(.error(...))`; a connection failure fails every command not yet answered.
+    @available(*, noasync, message: "blocking: call from a worker thread")
+    public func pipeline(_ commands: [[String]]) -> [Result<RedisValue, RedisError>] {
+        for arguments in commands {
+            append(arguments)
+        }
+        var results: [Result<RedisValue, RedisError>] = []
+        results.reserveCapacity(commands.count)
+        for _ in commands {
+            guard isHealthy else {
+                results.append(.failure(RedisError(message: Self.errorText(context))))
+                continue
+            }
+            var raw: UnsafeMutableRawPointer? = nil
+            guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
+                results.append(.failure(RedisError(message: Self.errorText(context))))
+                continue
+            }
+            results.append(.success(Self.value(raw.assumingMemoryBound(to: redisReply.self))))
+            freeReplyObject(raw)
+        }
+        return results
+    }
+
+    /// Runs one command.
+    @available(*, noasync, message: "blocking: call from a worker thread")
+    public func command(_ arguments: [String]) throws(RedisError) -> RedisValue {
+        try pipeline([arguments])[0].get()
+    }
+
+    private func append(_ arguments: [String]) {
+        let copies = arguments.map { argument -> (UnsafeMutablePointer<CChar>, Int) in
+            let utf8 = Array(argument.utf8)
+            let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: max(1, utf8.count))
+            utf8.withUnsafeBufferPointer { source in
+                source.withMemoryRebound(to: CChar.self) { buffer.update(from: $0.baseAddress!, count: utf8.count) }
+            }
+            return (buffer, utf8.count)
+        }
+        defer { for (buffer, _) in copies { buffer.deallocate() } }
+        var pointers: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0.0) }
+        let lengths = copies.map(\.1)
+        _ = pointers.withUnsafeMutableBufferPointer { argv in
+            lengths.withUnsafeBufferPointer { argvlen in
+                redisAppendCommandArgv(context, Int32(arguments.count), argv.baseAddress, argvlen.baseAddress)
+            }
+        }
+    }
+
+    private func expectOK(_ value: RedisValue) throws(RedisError) {
+        if case .error(let message) = value { throw RedisError(message: message) }
+    }
+
+    private static func value(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {
+        let pointee = reply.pointee
+        switch pointee.type {
+        case REDIS_REPLY_STRING:
+            return .string(text(pointee))
+        case REDIS_REPLY_STATUS:
+            return .status(text(pointee))
+        case REDIS_REPLY_ERROR:
+            return .error(text(pointee))
+        case REDIS_REPLY_INTEGER:
+            return .integer(Int(pointee.integer))
+        case REDIS_REPLY_ARRAY:
+            return .array((0..<Int(pointee.elements)).map { value(pointee.element[$0]!) })
+        default:
+            return .null
+        }
+    }
+
+    private static func text(_ reply: redisReply) -> String {
+        guard let pointer = reply.str else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: pointer, count: Int(reply.len)), as: UTF8.self)
+    }
+
+    private static func errorText(_ context: UnsafeMutablePointer<redisContext>) -> String {
+        withUnsafeBytes(of: context.pointee.errstr) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+}

@@ -1,0 +1,31 @@
+import Synchronization
+
+/// A token bucket that bounds how many redemptions per second fall back from Redis to PostgreSQL.
+final class FallbackLimiter: Sendable {
+    private struct Bucket {
+        var tokens: Double
+        var refilled: ContinuousClock.Instant
+    }
+
+    private let rate: Double
+    private let bucket: Mutex<Bucket>
+
+    init(perSecond rate: Int) {
+        self.rate = Double(max(1, rate))
+        bucket = Mutex(Bucket(tokens: Double(max(1, rate)), refilled: .now))
+    }
+
+    /// Takes a token; `false` when the budget of this second is spent.
+    func allow() -> Bool {
+        let now = ContinuousClock.now
+        return bucket.withLock { bucket in
+            let elapsed = now - bucket.refilled
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            bucket.tokens = min(rate, bucket.tokens + seconds * rate)
+            bucket.refilled = now
+            guard bucket.tokens >= 1 else { return false }
+            bucket.tokens -= 1
+            return true
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Hummingbird
+import ParCore
+import Prometheus
+
+/// The authorization server's backend API, behind a bearer API key: `POST /v1/redeem`.
+struct BackendEndpoint: Sendable {
+    let lifecycle: RequestLifecycle
+    let metrics: NodeMetrics
+    private let apiKeyHash: [UInt8]
+    private static let maxBodySize = 16 * 1024
+
+    init(lifecycle: RequestLifecycle, metrics: NodeMetrics, apiKey: String) {
+        self.lifecycle = lifecycle
+        self.metrics = metrics
+        self.apiKeyHash = Secret.sha256(apiKey)
+    }
+
+    private struct RedeemBody: Decodable {
+        var client_id: String
+        var request_uri: String
+    }
+
+    func register<Context: RequestContext>(on router: Router<Context>) {
+        router.post("v1/redeem") { request, _ in try await self.redeem(request) }
+    }
+
+    /// Checks `Authorization: Bearer <key>` in constant time.
+    private func authorize(_ request: Request) throws(OAuthError) {
+        let challenge = #"Bearer realm="parstore-backend""#
+        guard let header = request.headers[.authorization], header.count > 7, header.prefix(7).lowercased() == "bearer " else {
+            throw OAuthError(.invalidToken, "The backend API needs the API key as a bearer token.", status: 401, challenge: challenge)
+        }
+        guard Secret.constantTimeEquals(Secret.sha256(String(header.dropFirst(7))), apiKeyHash) else {
+            throw OAuthError(.invalidToken, "The API key is not valid.", status: 401, challenge: challenge + #", error="invalid_token""#)
+        }
+    }
+
+    func redeem(_ request: Request) async throws -> Response {
+        let started = ContinuousClock.now
+        defer { metrics.redeemDuration.record(ContinuousClock.now - started) }
+        do {
+            try authorize(request)
+            guard request.hasMediaType("application/json") else {
+                throw OAuthError.invalidRequest("The body must be application/json.")
+            }
+            let body = try await request.collectBody(upTo: Self.maxBodySize)
+            guard let input = try? JSONDecoder().decode(RedeemBody.self, from: Data(body)) else {
+                throw OAuthError.invalidRequest("The body must be a JSON object with string members client_id and request_uri.")
+            }
+            switch try await lifecycle.redeem(requestURI: input.request_uri, clientID: input.client_id) {
+            case .redeemed(let redeemed):
+                metrics.redeem("redeemed")
+                var json = #"{"client_id":"# + JSONText.string(redeemed.clientID)
+                json += #","parameters":"# + redeemed.parametersJSON
+                json += #","pushed_at":"# + JSONText.string(OAuthResponses.timestamp(millis: redeemed.pushedAtMillis))
+                json += #","expires_at":"# + JSONText.string(OAuthResponses.timestamp(millis: redeemed.expiresAtMillis))
+                json += "}"
+                return OAuthResponses.json(.ok, json)
+            case .refused(let reason):
+                metrics.redeem(reason.rawValue)
+                return OAuthResponses.error(reason.error)
+            }
+        } catch let error as OAuthError {
+            metrics.redeem(error.code.rawValue)
+            return OAuthResponses.error(error)
+        }
+    }
+}

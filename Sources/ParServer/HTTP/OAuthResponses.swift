@@ -1,0 +1,80 @@
+import Foundation
+import Hummingbird
+import ParCore
+import Logging
+
+/// Turns domain values into HTTP answers, in one place.
+enum OAuthResponses {
+    static let jsonHeaders: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
+
+    /// A JSON body with `Cache-Control: no-store`.
+    static func json(_ status: HTTPResponse.Status, _ body: String, headers: HTTPFields = [:]) -> Response {
+        var fields = jsonHeaders
+        fields.append(contentsOf: headers)
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    /// An RFC 6749 §5.2 error body with its status and headers (`WWW-Authenticate`, `Retry-After`).
+    static func error(_ error: OAuthError) -> Response {
+        var body = #"{"error":"# + JSONText.string(error.code.rawValue)
+        body += #","error_description":"# + JSONText.string(error.description)
+        if let reason = error.reason { body += #","reason":"# + JSONText.string(reason) }
+        body += "}"
+        var headers: HTTPFields = [:]
+        if let challenge = error.challenge { headers[.wwwAuthenticate] = challenge }
+        if let retryAfter = error.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return json(HTTPResponse.Status(code: error.status), body, headers: headers)
+    }
+
+    /// RFC 3339 with milliseconds, UTC.
+    static func timestamp(millis: Int64) -> String {
+        Date(timeIntervalSince1970: Double(millis) / 1000).formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    }
+}
+
+/// Answers every error a route throws as an OAuth JSON error: domain errors with their status, the framework's
+/// HTTP errors (404, 413, ...) with a matching code, anything else as 500 `server_error` without details.
+struct OAuthErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as OAuthError {
+            return OAuthResponses.error(error)
+        } catch let error as HTTPError {
+            let code: OAuthError.Code = error.status.code >= 500 ? .serverError : .invalidRequest
+            let description =
+                switch error.status {
+                case .contentTooLarge: "The request body is too large."
+                case .notFound: "There is no such endpoint."
+                case .methodNotAllowed: "This method is not allowed here."
+                default: "The request could not be processed."
+                }
+            return OAuthResponses.error(OAuthError(code, description, status: error.status.code))
+        } catch {
+            context.logger.error("unexpected error", metadata: ["type": "\(type(of: error))"])
+            return OAuthResponses.error(OAuthError(.serverError, "The request could not be processed.", status: 500))
+        }
+    }
+}
+
+extension Request {
+    /// The body, or 413 when it is larger than `limit` bytes (checked on `Content-Length` first).
+    func collectBody(upTo limit: Int) async throws -> [UInt8] {
+        if let length = headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw OAuthError(.invalidRequest, "The request body is larger than \(limit) bytes.", status: 413)
+        }
+        do {
+            let buffer = try await body.collect(upTo: limit)
+            return Array(buffer.readableBytesView)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw OAuthError(.invalidRequest, "The request body is larger than \(limit) bytes.", status: 413)
+        }
+    }
+
+    /// Whether the media type (without parameters) is `expected`, compared case-insensitively.
+    func hasMediaType(_ expected: String) -> Bool {
+        guard let value = headers[.contentType] else { return false }
+        let mediaType = value.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        return mediaType.lowercased() == expected
+    }
+}

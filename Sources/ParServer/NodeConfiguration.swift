@@ -1,0 +1,70 @@
+public import ParCore
+
+/// Everything a node needs, in one value. The command-line tool builds it from flags and `PARSTORE_*`
+/// environment variables; nothing else reads the environment.
+public struct NodeConfiguration: Sendable {
+    /// A libpq connection string or `postgresql://` URL (`PARSTORE_DATABASE_URL`).
+    public var databaseURL: String
+    /// `redis://host:port[/db]` (`PARSTORE_REDIS_URL`); `nil` runs on PostgreSQL alone.
+    public var redisURL: String?
+    /// The address to listen on (`PARSTORE_HOST`). Default `127.0.0.1`.
+    public var host: String = "127.0.0.1"
+    /// The port to listen on (`PARSTORE_PORT`). Default 8080.
+    public var port: Int = 8080
+    /// The authorization server's issuer identifier (`PARSTORE_ISSUER`). Default `http://127.0.0.1:8080`.
+    public var issuer: String = "http://127.0.0.1:8080"
+    /// The bearer key of the backend API (`PARSTORE_API_KEY`); compared as a SHA-256, in constant time.
+    public var apiKey: String
+    /// How long a pushed request may wait for its first use (`PARSTORE_REQUEST_TTL`). Default 60 s; it must be
+    /// below 600 s (FAPI 2.0).
+    public var requestLifetime: Duration = .seconds(60)
+    /// Written into every event (`PARSTORE_NODE_ID`). Default: the host name and process id.
+    public var nodeID: String
+    /// The largest accepted body of `POST /par` (`PARSTORE_MAX_BODY`). Default 64 KiB; larger is 413.
+    public var maxBodySize: Int = 64 * 1024
+    /// Limits on the parameters of a PAR body.
+    public var formLimits: FormLimits = FormLimits()
+    /// How often the sweeper looks for requests to expire. Default 5 s.
+    public var sweepInterval: Duration = .seconds(5)
+    /// How long past its deadline a request is expired: more than any in-flight redemption and clock skew.
+    /// Default 30 s.
+    public var expiryGrace: Duration = .seconds(30)
+    /// How often the node checks the client registry for changes. Default 2 s.
+    public var registryRefreshInterval: Duration = .seconds(2)
+    /// The most redemptions per second that Redis could not find and PostgreSQL is asked about instead, per
+    /// node (a flood of unknown request_uris must not become a flood of database reads). Default 2000.
+    public var fallbackRate: Int = 2000
+    /// The number of pipelined Redis connections. Default 2.
+    public var redisConnections: Int = 2
+    /// The most events written in one group commit. Default 1000.
+    public var maxBatchSize: Int = 1000
+
+    /// The greatest request lifetime accepted: FAPI 2.0 requires `expires_in` strictly below 600 s.
+    public static let maximumRequestLifetime: Duration = .seconds(600)
+
+    public init(databaseURL: String, redisURL: String?, apiKey: String, nodeID: String) {
+        self.databaseURL = databaseURL
+        self.redisURL = redisURL
+        self.apiKey = apiKey
+        self.nodeID = nodeID
+    }
+
+    /// Checks the values against each other.
+    ///
+    /// - Throws: ``ConfigurationError`` naming the setting.
+    public func validate() throws(ConfigurationError) {
+        guard requestLifetime >= .seconds(1), requestLifetime < Self.maximumRequestLifetime else {
+            throw ConfigurationError("PARSTORE_REQUEST_TTL must be at least 1 second and below 600 seconds")
+        }
+        guard apiKey.utf8.count >= 16 else { throw ConfigurationError("PARSTORE_API_KEY must have at least 16 characters") }
+        guard (1...65535).contains(port) else { throw ConfigurationError("PARSTORE_PORT must be between 1 and 65535") }
+        guard maxBodySize >= 1024 else { throw ConfigurationError("PARSTORE_MAX_BODY must be at least 1024 bytes") }
+        guard !nodeID.isEmpty, nodeID.utf8.count <= 128 else { throw ConfigurationError("PARSTORE_NODE_ID must have 1 to 128 characters") }
+    }
+}
+
+/// A configuration value that cannot be used.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

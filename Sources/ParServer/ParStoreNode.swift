@@ -1,0 +1,101 @@
+public import Hummingbird
+public import Logging
+import Prometheus
+public import ParPostgres
+public import ParRedis
+public import ServiceLifecycle
+
+/// One ParStore node: the HTTP faces over the request lifecycle, with its connections and periodic jobs.
+///
+/// Nodes keep no state that matters; any number run side by side on one PostgreSQL and one Redis.
+public struct ParStoreNode: Sendable {
+    public let configuration: NodeConfiguration
+    public let postgres: PostgresEventStore
+    public let redis: RedisRequestCache?
+    public let clients: ClientDirectory
+    public let metrics: NodeMetrics
+    public let lifecycle: RequestLifecycle
+    let logger: Logger
+
+    /// Builds the node; connections open on first use.
+    ///
+    /// - Throws: ``ConfigurationError`` for an invalid configuration.
+    public init(configuration: NodeConfiguration, logger: Logger) throws {
+        try configuration.validate()
+        var redisEndpoint: RedisEndpoint? = nil
+        if let url = configuration.redisURL {
+            guard let endpoint = RedisEndpoint(url: url) else {
+                throw ConfigurationError("PARSTORE_REDIS_URL must look like redis://host:port[/db]")
+            }
+            redisEndpoint = endpoint
+        }
+        let metrics = NodeMetrics()
+        self.configuration = configuration
+        self.logger = logger
+        self.metrics = metrics
+        self.clients = ClientDirectory()
+        self.postgres = PostgresEventStore(
+            configuration: .init(conninfo: configuration.databaseURL, nodeID: configuration.nodeID, maxBatchSize: configuration.maxBatchSize),
+            batchObserver: { metrics.groupCommitBatch.record(Double($0)) }
+        )
+        self.redis = redisEndpoint.map { endpoint in
+            RedisRequestCache(
+                endpoint: endpoint,
+                connections: configuration.redisConnections,
+                batchObserver: { metrics.redisPipelineBatch.record(Double($0)) }
+            )
+        }
+        self.lifecycle = RequestLifecycle(
+            postgres: postgres, redis: redis, metrics: metrics, fallbackRate: configuration.fallbackRate, logger: logger)
+    }
+
+    /// The routes of the node, behind the OAuth error middleware.
+    public func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: OAuthErrorMiddleware())
+        PushEndpoint(clients: clients, lifecycle: lifecycle, configuration: configuration, metrics: metrics).register(on: router)
+        BackendEndpoint(lifecycle: lifecycle, metrics: metrics, apiKey: configuration.apiKey).register(on: router)
+        OperationsEndpoint(postgres: postgres, redis: redis, metrics: metrics).register(on: router)
+        return router
+    }
+
+    /// Loads the client registry when it changed since the last load.
+    public func refreshClients() async throws {
+        let version = try await ClientRegistry.version(in: postgres)
+        guard version != clients.version else { return }
+        clients.replace(with: try await ClientRegistry.all(in: postgres), version: version)
+    }
+
+    /// The node's background work. Graceful shutdown runs in reverse: jobs stop, then Redis and PostgreSQL drain.
+    public var services: [any Service] {
+        let postgres = self.postgres
+        let redis = self.redis
+        let metrics = self.metrics
+        let grace = configuration.expiryGrace
+        return [
+            DrainOnShutdown { await postgres.shutdown() },
+            DrainOnShutdown { await redis?.shutdown() },
+            PeriodicJob(name: "registry", interval: configuration.registryRefreshInterval, logger: logger) { [self] in
+                try await refreshClients()
+            },
+            PeriodicJob(name: "partitions", interval: .seconds(3600), logger: logger) {
+                try await postgres.ensurePartitions(daysAhead: 3)
+            },
+            PeriodicJob(name: "sweeper", interval: configuration.sweepInterval, logger: logger) {
+                if let count = try await postgres.expireDue(grace: grace), count > 0 {
+                    metrics.expired.increment(by: Int64(count))
+                }
+            },
+        ]
+    }
+
+    /// The HTTP application: the router on the configured address, with the node's services.
+    public func makeApplication() -> some ApplicationProtocol {
+        Application(
+            router: makeRouter(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parstore"),
+            services: services,
+            logger: logger
+        )
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+public import Logging
+public import ParCore
+public import ParPostgres
+public import ParRedis
+
+/// Pushes and redeems requests: PostgreSQL decides and records, Redis filters and caches.
+///
+/// Push: the `pushed` event is committed first (its deadline from PostgreSQL's clock), then the record goes to
+/// Redis with that deadline as `PXAT`; a Redis failure costs speed later, never the push.
+///
+/// Redeem: Redis claims atomically (checking the client inside the step), then the arbiter commits the
+/// `consumed` event; only its answer is returned. When Redis has no record (lost, flushed, failed over) or is
+/// unreachable, the arbiter alone decides. When PostgreSQL is unreachable nothing succeeds (503) and a Redis
+/// claim is given back.
+public final class RequestLifecycle: Sendable {
+    private let postgres: PostgresEventStore
+    private let redis: RedisRequestCache?
+    private let metrics: NodeMetrics
+    private let fallback: FallbackLimiter
+    private let logger: Logger
+
+    public init(postgres: PostgresEventStore, redis: RedisRequestCache?, metrics: NodeMetrics, fallbackRate: Int, logger: Logger) {
+        self.postgres = postgres
+        self.redis = redis
+        self.metrics = metrics
+        self.fallback = FallbackLimiter(perSecond: fallbackRate)
+        self.logger = logger
+    }
+
+    /// Stores a validated request and returns its reference once the `pushed` event is durable.
+    ///
+    /// - Throws: 503 `temporarily_unavailable` when PostgreSQL cannot be reached: no reference is handed out.
+    public func push(_ request: PushedRequest, lifetime: Duration) async throws(OAuthError) -> RequestReference {
+        let reference = RequestReference.mint(secondsSince1970: Date().timeIntervalSince1970)
+        let parameters = request.parametersJSON
+        let record = EventRecord(
+            day: reference.day,
+            requestID: reference.requestID,
+            kind: .pushed,
+            clientID: request.clientID,
+            lifetime: lifetime,
+            payload: parameters
+        )
+        let appended: AppendResult
+        do {
+            appended = try await postgres.append(record)
+        } catch {
+            throw storeFailure(error, operation: "push")
+        }
+        // 256 random bits never collide; a taken slot would be a bug, never a silent overwrite.
+        guard appended.inserted else {
+            logger.error("pushed event slot already taken", metadata: ["request_id": "\(reference.requestIDHex)"])
+            throw OAuthError(.serverError, "The request could not be stored.", status: 500)
+        }
+        if let redis {
+            let live = RedeemedRequest(
+                clientID: request.clientID,
+                parametersJSON: parameters,
+                pushedAtMillis: appended.atMillis,
+                expiresAtMillis: appended.deadlineMillis
+            )
+            do {
+                try await redis.push(reference, request: live)
+            } catch {
+                metrics.redisError("push")
+            }
+        }
+        return reference
+    }
+
+    /// Redeems a request for `clientID`: exactly one call ever gets `.redeemed` for a request.
+    ///
+    /// - Throws: 503 `temporarily_unavailable` when PostgreSQL cannot be reached (fail closed), or when too many
+    ///   requests Redis does not know are being checked against PostgreSQL at once.
+    public func redeem(requestURI: String, clientID: String) async throws(OAuthError) -> RedemptionResult {
+        guard let reference = RequestReference(requestURI: requestURI) else { return .refused(.unknown) }
+        let consume = ConsumeRequest(reference: reference, clientID: clientID)
+        guard let redis else { return try await arbitrate(consume, reference: reference) }
+
+        let claim: RedisClaim
+        do {
+            claim = try await redis.claim(reference, clientID: clientID)
+        } catch {
+            metrics.redisFallback("unavailable")
+            return try await arbitrate(consume, reference: reference)
+        }
+        switch claim {
+        case .claimed:
+            do {
+                let outcome = try await postgres.consume(consume)
+                if case .refused(let reason) = outcome { await recordRefusal(reason, reference: reference, clientID: clientID) }
+                return outcome
+            } catch {
+                try? await redis.unclaim(reference)
+                throw storeFailure(error, operation: "redeem")
+            }
+        case .wrongClient:
+            await recordRefusal(.wrongClient, reference: reference, clientID: clientID)
+            return .refused(.wrongClient)
+        case .used:
+            await recordRefusal(.alreadyUsed, reference: reference, clientID: clientID)
+            return .refused(.alreadyUsed)
+        case .notFound:
+            guard fallback.allow() else {
+                metrics.redisFallback("rate_limited")
+                throw OAuthError(
+                    .temporarilyUnavailable, "Too many unknown request_uris are being checked; retry later.", status: 503, retryAfter: 1)
+            }
+            metrics.redisFallback("not_found")
+            return try await arbitrate(consume, reference: reference)
+        }
+    }
+
+    /// Lets the arbiter decide alone, and records a refusal of a known request.
+    private func arbitrate(_ consume: ConsumeRequest, reference: RequestReference) async throws(OAuthError) -> RedemptionResult {
+        let outcome: RedemptionResult
+        do {
+            outcome = try await postgres.consume(consume)
+        } catch {
+            throw storeFailure(error, operation: "redeem")
+        }
+        if case .refused(let reason) = outcome { await recordRefusal(reason, reference: reference, clientID: consume.clientID) }
+        return outcome
+    }
+
+    /// Appends a `refused` event for an attempt on a known request (reuse, wrong client, too late), so that
+    /// auditors see them. Unknown references are only counted: a flood of them must not become writes.
+    private func recordRefusal(_ reason: RedemptionRefusal, reference: RequestReference, clientID: String) async {
+        guard reason != .unknown else { return }
+        let record = EventRecord(
+            day: reference.day,
+            requestID: reference.requestID,
+            kind: .refused,
+            clientID: clientID,
+            payload: #"{"reason":"\#(reason.rawValue)"}"#
+        )
+        do {
+            _ = try await postgres.append(record)
+        } catch {
+            logger.warning("could not record a refused redemption", metadata: ["request_id": "\(reference.requestIDHex)"])
+        }
+    }
+
+    private func storeFailure(_ error: any Error, operation: String) -> OAuthError {
+        if error.isUnavailable { return .storeUnavailable }
+        let state = (error as? PGError)?.sqlState ?? "-"
+        logger.error("event store error", metadata: ["operation": "\(operation)", "sqlstate": "\(state)"])
+        return OAuthError(.serverError, "The request could not be processed.", status: 500)
+    }
+}
