@@ -23,7 +23,10 @@ struct PushEndpoint: Sendable {
         router.post("par") { request, context in try await self.push(request) }
         for method in [HTTPRequest.Method.get, .put, .delete, .patch, .head, .options] {
             router.on("par", method: method) { _, _ -> Response in
-                throw OAuthError(.invalidRequest, "The pushed authorization request endpoint accepts only POST.", status: 405)
+                var answer = OAuthResponses.error(
+                    OAuthError(.invalidRequest, "The pushed authorization request endpoint accepts only POST.", status: 405))
+                answer.headers[.allow] = "POST"
+                return answer
             }
         }
     }
@@ -37,9 +40,7 @@ struct PushEndpoint: Sendable {
             return response
         } catch let error as OAuthError {
             metrics.push(error.code.rawValue)
-            var answer = OAuthResponses.error(error)
-            if error.status == 405 { answer.headers[.allow] = "POST" }
-            return answer
+            return OAuthResponses.error(error)
         }
     }
 

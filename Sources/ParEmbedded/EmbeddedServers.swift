@@ -1,0 +1,220 @@
+import Foundation
+
+/// A private server could not be started or stopped.
+public struct EmbeddedServerError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A private PostgreSQL server under a folder, from the system's packages (`postgresql`), on 127.0.0.1.
+///
+/// The cluster is created on first use and kept across restarts. When running as root the server runs as the
+/// `postgres` user, since PostgreSQL refuses to run as root.
+public final class EmbeddedPostgres: Sendable {
+    /// A `postgresql://` URL for the `postgres` database.
+    public let url: String
+    public let port: Int
+    private let dataDirectory: String
+    private let binDirectory: String
+
+    /// Starts (creating if needed) a cluster in `directory/postgres`.
+    ///
+    /// - Parameter settings: extra `-c name=value` server settings.
+    @available(*, noasync, message: "blocking: call from a thread of its own")
+    public init(directory: String, port: Int? = nil, settings: [String: String] = [:]) throws {
+        guard let binDirectory = Self.findBinaries() else {
+            throw EmbeddedServerError("PostgreSQL server binaries not found (apt-get install postgresql)")
+        }
+        self.binDirectory = binDirectory
+        let root = URL(fileURLWithPath: directory).standardizedFileURL.path
+        let data = root + "/postgres"
+        let sockets = root + "/postgres-run"
+        self.dataDirectory = data
+        try FileManager.default.createDirectory(atPath: sockets, withIntermediateDirectories: true)
+        try Self.giveToPostgres(root, sockets)
+        if !FileManager.default.fileExists(atPath: data + "/PG_VERSION") {
+            try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+            try Self.giveToPostgres(data)
+            try Self.runPostgresTool(
+                binDirectory + "/initdb",
+                ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"],
+                log: root + "/initdb.log")
+        }
+        // A server left running by a process that died is stopped first.
+        _ = try? Self.runPostgresTool(binDirectory + "/pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"], log: root + "/pg_ctl.log")
+        let chosenPort = try port ?? freeLoopbackPort()
+        var options = "-p \(chosenPort) -k \(sockets) -c listen_addresses=127.0.0.1 -c max_connections=300"
+        for (name, value) in settings.sorted(by: { $0.key < $1.key }) { options += " -c \(name)=\(value)" }
+        try Self.runPostgresTool(
+            binDirectory + "/pg_ctl",
+            ["-D", data, "-l", root + "/postgres.log", "-w", "-t", "60", "-o", options, "start"],
+            log: root + "/pg_ctl.log")
+        self.port = chosenPort
+        self.url = "postgresql://postgres@127.0.0.1:\(chosenPort)/postgres"
+    }
+
+    /// Stops the server (fast shutdown: sessions are ended, committed data is kept).
+    @available(*, noasync, message: "blocking: call from a thread of its own")
+    public func stop() throws {
+        try Self.runPostgresTool(binDirectory + "/pg_ctl", ["-D", dataDirectory, "-m", "fast", "-w", "stop"], log: nil)
+    }
+
+    /// Starts the server again after ``stop()``, on the same port.
+    @available(*, noasync, message: "blocking: call from a thread of its own")
+    public func restart() throws {
+        let root = URL(fileURLWithPath: dataDirectory).deletingLastPathComponent().path
+        try Self.runPostgresTool(
+            binDirectory + "/pg_ctl",
+            ["-D", dataDirectory, "-l", root + "/postgres.log", "-w", "-t", "60", "start"],
+            log: nil)
+    }
+
+    /// The newest `/usr/lib/postgresql/<version>/bin` that has `pg_ctl`.
+    static func findBinaries() -> String? {
+        let base = "/usr/lib/postgresql"
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
+        return versions.compactMap { Int($0) }.sorted(by: >).map { "\(base)/\($0)/bin" }
+            .first { FileManager.default.isExecutableFile(atPath: $0 + "/pg_ctl") }
+    }
+
+    private static var isRoot: Bool { getuid() == 0 }
+
+    private static func giveToPostgres(_ paths: String...) throws {
+        guard isRoot else { return }
+        for path in paths {
+            try runProcess("/bin/chown", ["postgres:postgres", path], log: nil)
+            try runProcess("/bin/chmod", ["0700", path], log: nil)
+        }
+    }
+
+    @discardableResult
+    private static func runPostgresTool(_ tool: String, _ arguments: [String], log: String?) throws -> Int32 {
+        if isRoot {
+            return try runProcess("/usr/sbin/runuser", ["-u", "postgres", "--", tool] + arguments, log: log)
+        }
+        return try runProcess(tool, arguments, log: log)
+    }
+}
+
+/// A private Redis server (`redis-server` from the system's packages) on 127.0.0.1, without persistence.
+public final class EmbeddedRedis: Sendable {
+    /// A `redis://` URL.
+    public let url: String
+    public let port: Int
+    private let pid: pid_t
+
+    /// Starts `redis-server` with its files in `directory/redis`, and waits until it accepts connections.
+    @available(*, noasync, message: "blocking: call from a thread of its own")
+    public init(directory: String, port: Int? = nil) throws {
+        let root = URL(fileURLWithPath: directory).standardizedFileURL.path + "/redis"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        guard let server = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first(where: FileManager.default.isExecutableFile(atPath:))
+        else { throw EmbeddedServerError("redis-server not found (apt-get install redis-server)") }
+        let chosenPort = try port ?? freeLoopbackPort()
+        let arguments = [
+            "--port", String(chosenPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", root, "--logfile", root + "/redis.log", "--daemonize", "no",
+        ]
+        self.port = chosenPort
+        self.url = "redis://127.0.0.1:\(chosenPort)"
+        self.pid = try spawn(server, arguments, log: nil)
+        try waitForLoopbackPort(chosenPort, timeout: 10)
+    }
+
+    /// Stops the server and waits for it to exit.
+    @available(*, noasync, message: "blocking: call from a thread of its own")
+    public func stop() {
+        guard kill(pid, SIGTERM) == 0 else { return }
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, 0)
+    }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now.
+public func freeLoopbackPort() throws -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { throw EmbeddedServerError("socket() failed") }
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw -> Int32 in
+            guard bind(descriptor, raw, length) == 0 else { return -1 }
+            return getsockname(descriptor, raw, &length)
+        }
+    }
+    guard bound == 0 else { throw EmbeddedServerError("could not find a free port") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Waits until something accepts TCP connections on 127.0.0.1:`port`.
+public func waitForLoopbackPort(_ port: Int, timeout: Double) throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+        close(descriptor)
+        if connected { return }
+        usleep(50_000)
+    }
+    throw EmbeddedServerError("nothing listens on 127.0.0.1:\(port) after \(Int(timeout)) s")
+}
+
+/// Starts a program with its output appended to `log` (or discarded) and standard input from /dev/null.
+///
+/// `posix_spawn` rather than Foundation's `Process`, whose exit detection hangs when a grandchild (a daemonized
+/// postmaster) inherits its descriptors.
+func spawn(_ executable: String, _ arguments: [String], log: String?) throws -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, log ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    // The node blocks and handles SIGTERM and SIGINT itself; children must get the defaults back.
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var signals = sigset_t()
+    sigemptyset(&signals)
+    posix_spawnattr_setsigmask(&attributes, &signals)
+    for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT] { sigaddset(&signals, signal) }
+    posix_spawnattr_setsigdefault(&attributes, &signals)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    var pid: pid_t = 0
+    let result = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+    guard result == 0 else { throw EmbeddedServerError("could not start \(executable): error \(result)") }
+    return pid
+}
+
+/// Runs a program to completion with its output appended to `log`.
+///
+/// - Throws: when it exits non-zero, with the end of its output.
+@discardableResult
+func runProcess(_ executable: String, _ arguments: [String], log: String?) throws -> Int32 {
+    let logPath = log ?? NSTemporaryDirectory() + "/parstore-\(UUID().uuidString).log"
+    defer { if log == nil { try? FileManager.default.removeItem(atPath: logPath) } }
+    let pid = try spawn(executable, arguments, log: logPath)
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let exited = status & 0x7f == 0
+    let code = exited ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    guard code == 0 else {
+        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        throw EmbeddedServerError("\((executable as NSString).lastPathComponent) failed (\(code)): \(text.suffix(800))")
+    }
+    return code
+}

@@ -1,0 +1,61 @@
+public import ParCore
+
+/// Replays the event log for `parstore audit`: every request with an event in the time range, with all of its
+/// events, one request at a time through a server-side cursor (memory stays bounded by one fetch).
+public struct AuditReader {
+    public let connection: PGConnection
+    public var fetchSize = 10_000
+
+    public init(connection: PGConnection) {
+        self.connection = connection
+    }
+
+    /// PostgreSQL's clock, seconds since 1970.
+    @available(*, noasync, message: "blocking: call from a thread of its own")
+    public func now() throws -> Double {
+        Double(try connection.execute("SELECT extract(epoch FROM now())").rows[0][0] ?? "0") ?? 0
+    }
+
+    /// Feeds every request that has an event in [`since`, `until`) to `auditor`, with all of its events.
+    ///
+    /// `since` and `until` are anything PostgreSQL reads as a `timestamptz` (`2026-11-24 10:00Z`); `nil` leaves
+    /// that end open.
+    @available(*, noasync, message: "blocking: call from a thread of its own")
+    public func replay(since: String?, until: String?, into auditor: inout Auditor) throws {
+        try connection.executeScript("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        defer { _ = try? connection.executeScript("COMMIT") }
+        try connection.execute(
+            """
+            DECLARE audit_events NO SCROLL CURSOR FOR
+            SELECT encode(e.request_id, 'hex'), e.kind, e.client_id, extract(epoch FROM e.at), extract(epoch FROM e.deadline)
+            FROM par_events e
+            WHERE (e.day, e.request_id) IN (SELECT DISTINCT day, request_id FROM par_events
+                                            WHERE at >= coalesce($1::timestamptz, '-infinity')
+                                              AND at <  coalesce($2::timestamptz, 'infinity'))
+            ORDER BY e.day, e.request_id, e.seq
+            """,
+            [since, until]
+        )
+        var current: [AuditEvent] = []
+        while true {
+            let rows = try connection.execute("FETCH \(fetchSize) FROM audit_events").rows
+            for row in rows {
+                guard let id = row[0], let kind = row[1].flatMap(EventKind.init(rawValue:)) else { continue }
+                let event = AuditEvent(
+                    requestID: id,
+                    kind: kind,
+                    clientID: row[2] ?? "",
+                    at: Double(row[3] ?? "") ?? 0,
+                    deadline: Double(row[4] ?? "") ?? 0
+                )
+                if let last = current.last, last.requestID != id {
+                    auditor.replay(request: current)
+                    current.removeAll(keepingCapacity: true)
+                }
+                current.append(event)
+            }
+            if rows.count < fetchSize { break }
+        }
+        if !current.isEmpty { auditor.replay(request: current) }
+    }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import ParCore
+import ParPostgres
+
+struct Audit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replay the event log and prove the invariants; exits 1 naming the requests that break one.",
+        discussion: """
+            Checked for every request with an event in the range: exactly one pushed event; at most one terminal \
+            event; consumption only by the pushing client and before the deadline; expiry only after it; and a \
+            terminal event for every request whose deadline passed more than --settle seconds ago.
+            """
+    )
+
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "Start of the range (a timestamp PostgreSQL reads, e.g. 2026-11-24T10:00Z).") var since: String?
+    @Option(help: "End of the range, exclusive.") var until: String?
+    @Option(help: "Seconds past a deadline before a missing terminal event is a violation (expiry grace + sweep interval).")
+    var settle: Double = 60
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func run() throws {
+        let reader = AuditReader(connection: try PGConnection(database.resolved(), applicationName: "parstore-audit"))
+        var auditor = Auditor(settle: settle, now: try reader.now())
+        try reader.replay(since: since, until: until, into: &auditor)
+        let report = auditor.report()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(Audit.text(report))
+        }
+        if !report.violations.isEmpty { throw ExitCode(1) }
+    }
+
+    static func text(_ report: AuditReport) -> String {
+        var lines = ["requests: \(report.requests)"]
+        lines.append("events:   " + report.events.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        lines.append(String(format: "push rate: %.1f/s", report.pushRate))
+        if let latency = report.pushToRedeem {
+            lines.append(
+                String(
+                    format: "push to redeem (s): n=%d p50=%.3f p90=%.3f p99=%.3f max=%.3f",
+                    latency.count, latency.p50, latency.p90, latency.p99, latency.max))
+        }
+        if report.violations.isEmpty {
+            lines.append("OK: no invariant is broken.")
+        } else {
+            lines.append("VIOLATIONS: \(report.violations.count)")
+            for violation in report.violations { lines.append("  \(violation.rule.rawValue) \(violation.requestID)") }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

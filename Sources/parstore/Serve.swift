@@ -1,0 +1,196 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import ParCore
+import ParEmbedded
+import ParPostgres
+import ParServer
+import ParWorker
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a ParStore node.",
+        discussion: """
+            Every setting is a flag or a PARSTORE_* environment variable (the flag wins). With no database URL the \
+            node starts its own PostgreSQL and Redis under --data-dir, applies the migrations, registers a demo \
+            client and prints how to try it; Ctrl-C stops everything it started. With a database URL and no Redis \
+            URL it runs on PostgreSQL alone.
+            """
+    )
+
+    @Option(name: .customLong("database-url"), help: "PostgreSQL URL or connection string. Env: PARSTORE_DATABASE_URL. Default: embedded.")
+    var databaseURL: String?
+    @Option(name: .customLong("redis-url"), help: "redis://host:port[/db]. Env: PARSTORE_REDIS_URL. Default: embedded when the database is.")
+    var redisURL: String?
+    @Option(help: "Address to listen on. Env: PARSTORE_HOST. Default: 127.0.0.1.") var host: String?
+    @Option(help: "Port to listen on. Env: PARSTORE_PORT. Default: 8080.") var port: Int?
+    @Option(help: "Issuer identifier of the authorization server. Env: PARSTORE_ISSUER. Default: http://<host>:<port>.")
+    var issuer: String?
+    @Option(name: .customLong("api-key"), help: "Bearer key of the backend API, 16+ characters. Env: PARSTORE_API_KEY. Embedded: generated.")
+    var apiKey: String?
+    @Option(name: .customLong("request-ttl"), help: "Request lifetime in seconds, 1 to 599. Env: PARSTORE_REQUEST_TTL. Default: 60.")
+    var requestTTL: Int?
+    @Option(name: .customLong("node-id"), help: "Node id written into every event. Env: PARSTORE_NODE_ID. Default: <hostname>-<pid>.")
+    var nodeID: String?
+    @Option(name: .customLong("max-body"), help: "Largest POST /par body in bytes. Env: PARSTORE_MAX_BODY. Default: 65536.")
+    var maxBody: Int?
+    @Option(name: .customLong("expiry-grace"), help: "Seconds past a deadline before the sweeper expires a request. Env: PARSTORE_EXPIRY_GRACE. Default: 30.")
+    var expiryGrace: Int?
+    @Option(name: .customLong("sweep-interval"), help: "Seconds between sweeps. Env: PARSTORE_SWEEP_INTERVAL. Default: 5.")
+    var sweepInterval: Int?
+    @Option(name: .customLong("data-dir"), help: "Folder of the embedded servers. Env: PARSTORE_DATA_DIR. Default: .parstore.")
+    var dataDir: String?
+    @Option(help: "Folder of migration files (embedded mode). Env: PARSTORE_MIGRATIONS_DIR.") var migrations: String?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error. Env: PARSTORE_LOG_LEVEL. Default: info.")
+    var logLevel: String?
+
+    func run() async throws {
+        let level = Settings.value(logLevel, "PARSTORE_LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "parstore")
+
+        var embedded: Embedded? = nil
+        var databaseURL = Settings.value(self.databaseURL, "PARSTORE_DATABASE_URL")
+        var redisURL = Settings.value(self.redisURL, "PARSTORE_REDIS_URL")
+        var apiKey = Settings.value(self.apiKey, "PARSTORE_API_KEY")
+        if databaseURL == nil {
+            let folder = Settings.value(dataDir, "PARSTORE_DATA_DIR") ?? ".parstore"
+            let migrationsFolder = migrations
+            let startRedis = redisURL == nil
+            logger.info("starting embedded servers", metadata: ["data_dir": "\(folder)"])
+            let started = try await runOnOwnThread(name: "embedded") {
+                try Embedded(directory: folder, startRedis: startRedis, migrations: migrationsFolder)
+            }
+            embedded = started
+            databaseURL = started.postgres.url
+            redisURL = redisURL ?? started.redis?.url
+            apiKey = apiKey ?? Secret.random(byteCount: 24)
+        }
+        guard let databaseURL else { throw ValidationError("no database") }
+        guard let apiKey else {
+            throw ValidationError("PARSTORE_API_KEY (or --api-key) is required when a database URL is given")
+        }
+
+        var configuration = NodeConfiguration(
+            databaseURL: databaseURL,
+            redisURL: redisURL,
+            apiKey: apiKey,
+            nodeID: Settings.value(nodeID, "PARSTORE_NODE_ID") ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+        )
+        configuration.host = Settings.value(host, "PARSTORE_HOST") ?? configuration.host
+        configuration.port = try Settings.integer(port, "PARSTORE_PORT") ?? configuration.port
+        configuration.issuer = Settings.value(issuer, "PARSTORE_ISSUER") ?? "http://\(configuration.host):\(configuration.port)"
+        if let seconds = try Settings.integer(requestTTL, "PARSTORE_REQUEST_TTL") { configuration.requestLifetime = .seconds(seconds) }
+        if let bytes = try Settings.integer(maxBody, "PARSTORE_MAX_BODY") { configuration.maxBodySize = bytes }
+        if let seconds = try Settings.integer(expiryGrace, "PARSTORE_EXPIRY_GRACE") { configuration.expiryGrace = .seconds(seconds) }
+        if let seconds = try Settings.integer(sweepInterval, "PARSTORE_SWEEP_INTERVAL") { configuration.sweepInterval = .seconds(max(1, seconds)) }
+        do {
+            try configuration.validate()
+        } catch {
+            try await embedded?.stop()
+            throw ValidationError(error.description)
+        }
+
+        let node = try ParStoreNode(configuration: configuration, logger: logger)
+        do {
+            try await node.refreshClients()
+        } catch {
+            logger.warning("could not load the client registry yet; has `parstore migrate` run?", metadata: ["error": "\(error)"])
+        }
+        if let embedded {
+            FileHandle.standardOutput.write(Data(embedded.walkthrough(configuration).utf8))
+        }
+        logger.info(
+            "parstore node listening",
+            metadata: ["address": "\(configuration.host):\(configuration.port)", "node_id": "\(configuration.nodeID)",
+                       "redis": "\(redisURL == nil ? "disabled" : "enabled")"])
+        do {
+            try await node.makeApplication().runService()
+        } catch {
+            try await embedded?.stop()
+            throw error
+        }
+        try await embedded?.stop()
+        logger.info("parstore node stopped")
+    }
+}
+
+/// The servers `parstore serve` starts when no database is configured, and the demo client it registers.
+struct Embedded: Sendable {
+    let postgres: EmbeddedPostgres
+    let redis: EmbeddedRedis?
+    let demoSecret: String
+    static let demoClientID = "demo"
+    static let demoRedirectURI = "https://client.example.org/cb"
+
+    @available(*, noasync)
+    init(directory: String, startRedis: Bool, migrations: String?) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        postgres = try EmbeddedPostgres(directory: directory)
+        do {
+            redis = startRedis ? try EmbeddedRedis(directory: directory) : nil
+            _ = try Migrate.apply(databaseURL: postgres.url, directory: migrations)
+            // A fresh secret each start: the old one was only ever shown once.
+            let connection = try PGConnection(postgres.url, applicationName: "parstore-embedded")
+            try ClientRegistry.remove(Self.demoClientID, on: connection)
+            demoSecret = Secret.random(byteCount: 32)
+            try ClientRegistry.add(
+                Client(
+                    id: Self.demoClientID,
+                    authMethod: .clientSecretBasic,
+                    secretHash: Secret.sha256(demoSecret),
+                    redirectURIs: [Self.demoRedirectURI],
+                    scopes: ["openid", "profile", "email", "accounts"]
+                ),
+                on: connection
+            )
+        } catch {
+            try? postgres.stop()
+            throw error
+        }
+    }
+
+    func stop() async throws {
+        let postgres = self.postgres
+        let redis = self.redis
+        try await runOnOwnThread(name: "embedded-stop") {
+            redis?.stop()
+            try postgres.stop()
+        }
+    }
+
+    func walkthrough(_ configuration: NodeConfiguration) -> String {
+        let base = "http://\(configuration.host):\(configuration.port)"
+        return """
+
+            ParStore is running with embedded PostgreSQL (\(postgres.url)) and Redis (\(redis?.url ?? "none")).
+
+              demo client_id:     \(Self.demoClientID)   (client_secret_basic)
+              demo client_secret: \(demoSecret)
+              backend API key:    \(configuration.apiKey)
+
+            1. Push an authorization request (RFC 9126):
+
+              curl -s -u '\(Self.demoClientID):\(demoSecret)' \(base)/par \\
+                -d response_type=code -d client_id=\(Self.demoClientID) -d scope=openid \\
+                --data-urlencode redirect_uri=\(Self.demoRedirectURI) \\
+                -d code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM -d code_challenge_method=S256
+
+            2. Redeem it once, as the authorization server does when it issues the code:
+
+              curl -s \(base)/v1/redeem -H 'Authorization: Bearer \(configuration.apiKey)' \\
+                -H 'Content-Type: application/json' \\
+                -d '{"client_id":"\(Self.demoClientID)","request_uri":"<request_uri from step 1>"}'
+
+            3. Redeem it again: refused with "reason":"already_used". Metrics: \(base)/metrics
+
+            Ctrl-C stops the node and the servers it started.
+
+            """
+    }
+}
