@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // System libraries: the C clients of PostgreSQL and Redis, from Debian's libpq-dev and libhiredis-dev.
@@ -63,10 +64,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // posix_spawn's GNU close-from action, for children that must not inherit the node's descriptors.
+        .target(name: "CSpawn"),
         // Private PostgreSQL and Redis servers under a data folder (the embedded default and the test fixtures).
         .target(
             name: "ParEmbedded",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["CSpawn"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -100,9 +103,11 @@ let package = Package(
         .testTarget(
             name: "ParIntegrationTests",
             dependencies: [
-                "ParTestSupport", "ParServer", "ParPostgres", "ParRedis", "ParCore",
+                "ParTestSupport", "ParServer", "ParPostgres", "ParRedis", "ParCore", "ParEmbedded", "ParWorker",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

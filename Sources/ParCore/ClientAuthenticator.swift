@@ -54,7 +54,7 @@ public struct ClientAuthenticator: Sendable {
             throw .invalidClient("Only the Basic authentication scheme is accepted.", usedAuthorizationHeader: true)
         }
         if form.contains("client_secret") || form.contains("client_assertion") {
-            throw OAuthError(.invalidRequest, "The client used more than one authentication method.", challenge: failure.challenge)
+            throw .invalidRequest("The client used more than one authentication method.")
         }
         let encoded = header.dropFirst(6).trimmingCharacters(in: .whitespaces)
         guard let decoded = Data(base64Encoded: encoded), let credentials = String(data: decoded, encoding: .utf8),

@@ -1,3 +1,4 @@
+import CSpawn
 import Foundation
 
 /// A private server could not be started or stopped.
@@ -16,6 +17,7 @@ public final class EmbeddedPostgres: Sendable {
     public let port: Int
     private let dataDirectory: String
     private let binDirectory: String
+    private let startArguments: [String]
 
     /// Starts (creating if needed) a cluster in `directory/postgres`.
     ///
@@ -45,10 +47,8 @@ public final class EmbeddedPostgres: Sendable {
         let chosenPort = try port ?? freeLoopbackPort()
         var options = "-p \(chosenPort) -k \(sockets) -c listen_addresses=127.0.0.1 -c max_connections=300"
         for (name, value) in settings.sorted(by: { $0.key < $1.key }) { options += " -c \(name)=\(value)" }
-        try Self.runPostgresTool(
-            binDirectory + "/pg_ctl",
-            ["-D", data, "-l", root + "/postgres.log", "-w", "-t", "60", "-o", options, "start"],
-            log: root + "/pg_ctl.log")
+        startArguments = ["-D", data, "-l", root + "/postgres.log", "-w", "-t", "60", "-o", options, "start"]
+        try Self.runPostgresTool(binDirectory + "/pg_ctl", startArguments, log: root + "/pg_ctl.log")
         self.port = chosenPort
         self.url = "postgresql://postgres@127.0.0.1:\(chosenPort)/postgres"
     }
@@ -62,11 +62,7 @@ public final class EmbeddedPostgres: Sendable {
     /// Starts the server again after ``stop()``, on the same port.
     @available(*, noasync, message: "blocking: call from a thread of its own")
     public func restart() throws {
-        let root = URL(fileURLWithPath: dataDirectory).deletingLastPathComponent().path
-        try Self.runPostgresTool(
-            binDirectory + "/pg_ctl",
-            ["-D", dataDirectory, "-l", root + "/postgres.log", "-w", "-t", "60", "start"],
-            log: nil)
+        try Self.runPostgresTool(binDirectory + "/pg_ctl", startArguments, log: nil)
     }
 
     /// The newest `/usr/lib/postgresql/<version>/bin` that has `pg_ctl`.
@@ -182,6 +178,8 @@ func spawn(_ executable: String, _ arguments: [String], log: String?) throws -> 
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, log ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
     posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    // Nothing else leaks into a long-lived server: an inherited pipe would keep its reader waiting forever.
+    cspawn_file_actions_addclosefrom(&actions, 3)
     // The node blocks and handles SIGTERM and SIGINT itself; children must get the defaults back.
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)

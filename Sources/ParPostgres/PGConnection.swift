@@ -55,7 +55,15 @@ public final class PGConnection: WorkerConnection {
 
     deinit { PQfinish(connection) }
 
-    public var isHealthy: Bool { PQstatus(connection) == CONNECTION_OK }
+    /// Whether the connection can be used. An idle connection whose server restarted still says `CONNECTION_OK`
+    /// until it is used, so a readable socket (the server's goodbye) is consumed first: a stale connection is then
+    /// replaced before a batch is sent on it, instead of failing the batch.
+    public var isHealthy: Bool {
+        guard PQstatus(connection) == CONNECTION_OK else { return false }
+        var descriptor = pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0)
+        if poll(&descriptor, 1, 0) > 0 && PQconsumeInput(connection) == 0 { return false }
+        return PQstatus(connection) == CONNECTION_OK
+    }
 
     /// Runs one statement with text parameters (`nil` is NULL) and returns its rows.
     @available(*, noasync, message: "blocking: call from a worker thread")

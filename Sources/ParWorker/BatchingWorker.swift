@@ -4,7 +4,7 @@ import Foundation
 public import ServiceLifecycle
 import Synchronization
 
-/// A blocking client connection that a ``BatchingWorker`` can keep or replace.
+/// A blocking client connection that a ``BatchingWorker`` can keep or replace; checked before and after every batch.
 ///
 /// The connection is created on the worker's thread and never leaves it, so it need not be `Sendable`.
 public protocol WorkerConnection: AnyObject, SendableMetatype {
@@ -140,9 +140,10 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
                 continue
             }
             let live: Connection
-            if let existing = connection {
+            if let existing = connection, existing.isHealthy {
                 live = existing
             } else {
+                connection = nil
                 if let failure = lastFailure, ContinuousClock.now - failure.at < reconnectInterval {
                     for pending in batch { pending.continuation.resume(throwing: failure.error) }
                     continue

@@ -1,0 +1,75 @@
+import Foundation
+import ParCore
+import ParPostgres
+import ParTestSupport
+import Synchronization
+import Testing
+
+/// The group-commit writer and the arbiter, below HTTP.
+@Suite struct EventWriterTests {
+    private func pushed(_ payload: String = #"{"a":"b"}"#) -> (RequestReference, EventRecord) {
+        let reference = RequestReference.mint(secondsSince1970: Date().timeIntervalSince1970)
+        let record = EventRecord(
+            day: reference.day, requestID: reference.requestID, kind: .pushed, clientID: "writer-test", lifetime: .seconds(60),
+            payload: payload)
+        return (reference, record)
+    }
+
+    @Test func concurrentAppendsAreGroupCommittedAndABadRowFailsAlone() async throws {
+        let servers = try await TestServers.shared.shared()
+        let batches = Mutex<[Int]>([])
+        let store = PostgresEventStore(
+            configuration: .init(conninfo: servers.databaseURL, nodeID: "writer-test"),
+            batchObserver: { size in batches.withLock { $0.append(size) } })
+        let good = (0..<400).map { _ in pushed() }
+        let bad = pushed("{not json")
+        let results = await withTaskGroup(of: (Int, Bool).self) { group in
+            for (index, item) in (good + [bad]).enumerated() {
+                group.addTask { (index, (try? await store.append(item.1))?.inserted == true) }
+            }
+            return await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
+        }
+        #expect((0..<good.count).allSatisfy { results[$0] == true }, "every good row is committed")
+        #expect(results[good.count] == false, "the bad row fails alone")
+        let database = TestDatabase(url: servers.databaseURL)
+        let ids = good.map { $0.0.requestIDHex }
+        let stored = try await database.count(
+            "SELECT count(*) FROM par_events WHERE request_id = ANY(SELECT decode(x, 'hex') FROM unnest($1::text[]) x)",
+            ["{" + ids.joined(separator: ",") + "}"])
+        #expect(stored == good.count)
+        #expect(batches.withLock { $0.max() ?? 0 } > 1, "concurrent appends share a statement")
+        await store.shutdown()
+    }
+
+    @Test func aTakenSlotIsReportedNotOverwritten() async throws {
+        let servers = try await TestServers.shared.shared()
+        let store = PostgresEventStore(configuration: .init(conninfo: servers.databaseURL, nodeID: "writer-test"))
+        let (_, record) = pushed()
+        let first = try await store.append(record)
+        var again = record
+        again.payload = #"{"other":"x"}"#
+        let second = try await store.append(again)
+        #expect(first.inserted)
+        #expect(first.deadlineMillis - first.atMillis == 60_000)
+        #expect(!second.inserted)
+        await store.shutdown()
+    }
+
+    @Test func theArbiterConsumesOnceForTheOwnerBeforeTheDeadline() async throws {
+        let servers = try await TestServers.shared.shared()
+        let store = PostgresEventStore(configuration: .init(conninfo: servers.databaseURL, nodeID: "writer-test"))
+        let (reference, record) = pushed()
+        _ = try await store.append(record)
+        let outcomes = try await withThrowingTaskGroup(of: RedemptionResult.self) { group in
+            group.addTask { try await store.consume(ConsumeRequest(reference: reference, clientID: "someone-else")) }
+            for _ in 0..<10 { group.addTask { try await store.consume(ConsumeRequest(reference: reference, clientID: "writer-test")) } }
+            return try await group.reduce(into: [RedemptionResult]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { if case .redeemed = $0 { true } else { false } }.count == 1)
+        #expect(outcomes.filter { $0 == .refused(.alreadyUsed) }.count == 9)
+        #expect(outcomes.filter { $0 == .refused(.wrongClient) }.count == 1)
+        let unknown = RequestReference.mint(secondsSince1970: Date().timeIntervalSince1970)
+        #expect(try await store.consume(ConsumeRequest(reference: unknown, clientID: "writer-test")) == .refused(.unknown))
+        await store.shutdown()
+    }
+}

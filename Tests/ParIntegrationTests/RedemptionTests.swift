@@ -1,0 +1,180 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import ParRedis
+import ParEmbedded
+import ParServer
+import ParTestSupport
+import Testing
+
+/// Push and redemption on real PostgreSQL and Redis servers.
+@Suite struct RedemptionTests {
+    @Test func pushThenRedeemReturnsThePushedParametersOnce() async throws {
+        let servers = try await TestServers.shared.shared()
+        let database = TestDatabase(url: servers.databaseURL)
+        let clientID = uniqueClientID("once")
+        let secret = try await database.register(clientID)
+        let node = try await TestNodes.make(TestNodes.configuration(databaseURL: servers.databaseURL, redisURL: servers.redisURL))
+        try await node.application().test(.router) { client in
+            let extra = [("nonce", "n-0S6_WzA2Mj"), ("login_hint", "alice@example.com")]
+            let response = try await client.execute(
+                uri: "/par", method: .post, headers: formHeaders + [.authorization: basicAuthorization(clientID, secret)],
+                body: formBody(pushParameters(clientID) + extra))
+            #expect(response.status == .created)
+            #expect(response.headers[.cacheControl] == "no-store")
+            #expect(response.headers[.contentType] == "application/json")
+            let pushed = try jsonObject(response)
+            let requestURI = try #require(pushed["request_uri"] as? String)
+            #expect(requestURI.hasPrefix("urn:ietf:params:oauth:request_uri:v1."))
+            #expect(requestURI.count >= "urn:ietf:params:oauth:request_uri:".count + 43)
+            #expect(pushed["expires_in"] as? Int == 60)
+
+            let first = try await client.redeem(clientID, requestURI)
+            #expect(first.status == .ok)
+            let redeemed = try jsonObject(first)
+            #expect(redeemed["client_id"] as? String == clientID)
+            let parameters = try #require(redeemed["parameters"] as? [String: String])
+            let expected = Dictionary(uniqueKeysWithValues: pushParameters(clientID) + extra)
+            #expect(parameters == expected)
+            #expect(redeemed["pushed_at"] is String && redeemed["expires_at"] is String)
+
+            let second = try await client.redeem(clientID, requestURI)
+            #expect(second.status == .badRequest)
+            let refusal = try jsonObject(second)
+            #expect(refusal["error"] as? String == "invalid_request_uri")
+            #expect(refusal["reason"] as? String == "already_used")
+            #expect(try await database.events(of: requestURI).map(\.kind) == ["pushed", "consumed", "refused"])
+        }
+    }
+
+    @Test func unknownRequestURIsAreRefusedWithoutWrites() async throws {
+        let servers = try await TestServers.shared.shared()
+        let database = TestDatabase(url: servers.databaseURL)
+        let node = try await TestNodes.make(TestNodes.configuration(databaseURL: servers.databaseURL, redisURL: servers.redisURL))
+        try await node.application().test(.router) { client in
+            for uri in [
+                "urn:ietf:params:oauth:request_uri:v1.20261124.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                "urn:ietf:params:oauth:request_uri:garbage", "https://example.com/req", "",
+            ] {
+                let response = try await client.redeem("anyone", uri)
+                #expect(response.status == .badRequest)
+                #expect(try jsonObject(response)["reason"] as? String == "unknown")
+            }
+        }
+        // Unknown values are counted, never written.
+        #expect(try await database.count("SELECT count(*) FROM par_events WHERE client_id = 'anyone'") == 0)
+        #expect(node.metrics.render().contains(#"parstore_redeem_total{outcome="unknown"} 4"#))
+    }
+
+    @Test func aWrongClientLeavesTheRequestRedeemableByItsOwner() async throws {
+        let servers = try await TestServers.shared.shared()
+        let database = TestDatabase(url: servers.databaseURL)
+        let owner = uniqueClientID("owner")
+        let thief = uniqueClientID("thief")
+        let secret = try await database.register(owner)
+        try await database.register(thief)
+        let node = try await TestNodes.make(TestNodes.configuration(databaseURL: servers.databaseURL, redisURL: servers.redisURL))
+        try await node.application().test(.router) { client in
+            let requestURI = try await client.pushRequest(owner, secret: secret)
+            let stolen = try await client.redeem(thief, requestURI)
+            #expect(stolen.status == .badRequest)
+            #expect(try jsonObject(stolen)["reason"] as? String == "wrong_client")
+            let redeemed = try await client.redeem(owner, requestURI)
+            #expect(redeemed.status == .ok)
+            let events = try await database.events(of: requestURI)
+            #expect(events.map(\.kind) == ["pushed", "refused", "consumed"])
+            #expect(events[1].client == thief)
+            #expect(events[2].client == owner)
+        }
+    }
+
+    @Test func racingRedemptionsOnTwoNodesSucceedExactlyOncePerRequest() async throws {
+        let servers = try await TestServers.shared.shared()
+        let database = TestDatabase(url: servers.databaseURL)
+        let clientID = uniqueClientID("race")
+        let secret = try await database.register(clientID)
+        let nodeA = try await TestNodes.make(TestNodes.configuration(databaseURL: servers.databaseURL, redisURL: servers.redisURL, name: "a"))
+        let nodeB = try await TestNodes.make(TestNodes.configuration(databaseURL: servers.databaseURL, redisURL: servers.redisURL, name: "b"))
+        let requests = 200
+        let callers = 8
+        try await nodeA.application().test(.router) { a in
+            try await nodeB.application().test(.router) { b in
+                let uris = try await withThrowingTaskGroup(of: String.self) { group in
+                    for index in 0..<requests {
+                        group.addTask { try await (index % 2 == 0 ? a : b).pushRequest(clientID, secret: secret) }
+                    }
+                    return try await group.reduce(into: [String]()) { $0.append($1) }
+                }
+                #expect(Set(uris).count == requests)
+                let successes = try await withThrowingTaskGroup(of: (String, Bool).self) { group in
+                    for uri in uris {
+                        for caller in 0..<callers {
+                            group.addTask {
+                                let response = try await (caller % 2 == 0 ? a : b).redeem(clientID, uri)
+                                if response.status != .ok {
+                                    #expect(try jsonObject(response)["reason"] as? String == "already_used")
+                                }
+                                return (uri, response.status == .ok)
+                            }
+                        }
+                    }
+                    return try await group.reduce(into: [String: Int]()) { counts, result in
+                        counts[result.0, default: 0] += result.1 ? 1 : 0
+                    }
+                }
+                #expect(successes.count == requests)
+                #expect(successes.values.allSatisfy { $0 == 1 }, "every request is redeemed exactly once")
+            }
+        }
+        let consumed = try await database.query(
+            "SELECT count(*), count(DISTINCT request_id) FROM par_events WHERE kind = 'consumed' AND client_id = $1", [clientID])
+        #expect(consumed.first?[0] == "\(requests)")
+        #expect(consumed.first?[1] == "\(requests)")
+    }
+
+    @Test func anExpiredRequestIsRefusedAndLaterGetsAnExpiredEvent() async throws {
+        let servers = try await TestServers.shared.shared()
+        let database = TestDatabase(url: servers.databaseURL)
+        let clientID = uniqueClientID("ttl")
+        let secret = try await database.register(clientID)
+        var configuration = TestNodes.configuration(databaseURL: servers.databaseURL, redisURL: servers.redisURL)
+        configuration.requestLifetime = .seconds(1)
+        let node = try await TestNodes.make(configuration)
+        try await node.application().test(.router) { client in
+            let unused = try await client.pushRequest(clientID, secret: secret)
+            let consumed = try await client.pushRequest(clientID, secret: secret)
+            #expect(try await client.redeem(clientID, consumed).status == .ok)
+            try await Task.sleep(for: .milliseconds(1300))
+            let late = try await client.redeem(clientID, unused)
+            #expect(late.status == .badRequest)
+            #expect(try jsonObject(late)["reason"] as? String == "expired")
+            // The sweeper (grace 1 s, every 0.5 s) appends the expired event.
+            #expect(try await eventually { try await database.events(of: unused).map(\.kind).contains("expired") })
+            let unusedEvents = try await database.events(of: unused).map(\.kind)
+            #expect(unusedEvents.sorted() == ["expired", "pushed", "refused"], "the sweeper may come before or after the refusal")
+            #expect(try await database.events(of: consumed).map(\.kind) == ["pushed", "consumed"])
+            // Redeeming after expiry still says expired, now from the terminal event.
+            #expect(try jsonObject(try await client.redeem(clientID, unused))["reason"] as? String == "expired")
+        }
+    }
+
+    @Test func redisFlushedBetweenPushAndRedeemStillRedeemsExactlyOnce() async throws {
+        let servers = try await TestServers.shared.shared()
+        let database = TestDatabase(url: servers.databaseURL)
+        let clientID = uniqueClientID("flush")
+        let secret = try await database.register(clientID)
+        let redis = try await TestServers.privateRedis(named: "flush")
+        let node = try await TestNodes.make(TestNodes.configuration(databaseURL: servers.databaseURL, redisURL: redis.url))
+        try await node.application().test(.router) { client in
+            let requestURI = try await client.pushRequest(clientID, secret: secret)
+            _ = try await node.redis!.command(["FLUSHALL"])
+            let results = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<6 { group.addTask { Int(try await client.redeem(clientID, requestURI).status.code) } }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(results.filter { $0 == 200 }.count == 1)
+            #expect(results.filter { $0 == 400 }.count == 5)
+        }
+        #expect(node.metrics.render().contains(#"parstore_redis_fallback_total{reason="not_found"}"#))
+    }
+}

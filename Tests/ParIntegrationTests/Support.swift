@@ -1,0 +1,90 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import ParRedis
+import ParEmbedded
+import ParServer
+import ParTestSupport
+import Testing
+
+/// A unique client id for one test.
+func uniqueClientID(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.prefix(8))" }
+
+let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+
+/// The parameters of a valid PAR for `clientID`.
+func pushParameters(_ clientID: String) -> [(String, String)] {
+    [
+        ("response_type", "code"), ("client_id", clientID), ("redirect_uri", "https://client.example.org/cb"),
+        ("scope", "openid profile"), ("code_challenge", challenge), ("code_challenge_method", "S256"),
+        ("state", "af0ifjsldkj"),
+    ]
+}
+
+/// `application/x-www-form-urlencoded` encoding.
+func formBody(_ pairs: [(String, String)]) -> ByteBuffer {
+    var allowed = CharacterSet.alphanumerics
+    allowed.insert(charactersIn: "-._~")
+    let text = pairs.map {
+        $0.0.addingPercentEncoding(withAllowedCharacters: allowed)! + "=" + $0.1.addingPercentEncoding(withAllowedCharacters: allowed)!
+    }.joined(separator: "&")
+    return ByteBuffer(string: text)
+}
+
+func basicAuthorization(_ id: String, _ secret: String) -> String {
+    "Basic " + Data("\(id):\(secret)".utf8).base64EncodedString()
+}
+
+let formHeaders: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+
+/// The body of a response as a JSON object.
+func jsonObject(_ response: TestResponse) throws -> [String: Any] {
+    let object = try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView))
+    return try #require(object as? [String: Any])
+}
+
+extension TestClientProtocol {
+    /// Pushes a valid request with client_secret_basic and returns the request_uri.
+    func pushRequest(_ clientID: String, secret: String, extra: [(String, String)] = []) async throws -> String {
+        let response = try await execute(
+            uri: "/par", method: .post,
+            headers: formHeaders + [.authorization: basicAuthorization(clientID, secret)],
+            body: formBody(pushParameters(clientID) + extra))
+        #expect(response.status == .created)
+        return try #require(try jsonObject(response)["request_uri"] as? String)
+    }
+
+    /// Calls `POST /v1/redeem`.
+    func redeem(_ clientID: String, _ requestURI: String) async throws -> TestResponse {
+        let body = try JSONSerialization.data(withJSONObject: ["client_id": clientID, "request_uri": requestURI])
+        return try await execute(
+            uri: "/v1/redeem", method: .post,
+            headers: [.contentType: "application/json", .authorization: "Bearer \(TestNodes.apiKey)"],
+            body: ByteBuffer(bytes: body))
+    }
+}
+
+extension HTTPFields {
+    static func + (lhs: HTTPFields, rhs: HTTPFields) -> HTTPFields {
+        var fields = lhs
+        fields.append(contentsOf: rhs)
+        return fields
+    }
+}
+
+extension ParStoreNode {
+    /// The node as an application, to drive with `test(.router)`.
+    func application() -> some ApplicationProtocol {
+        Application(router: makeRouter(), services: services)
+    }
+}
+
+/// Polls until `condition` holds or `timeout` passes.
+func eventually(timeout: Duration = .seconds(15), _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(200))
+    }
+    return try await condition()
+}

@@ -1,0 +1,26 @@
+import Foundation
+import Logging
+public import ParServer
+
+/// Builds nodes for the tests: short sweeps, a fixed API key, the registry loaded before the first request.
+public enum TestNodes {
+    public static let apiKey = "test-api-key-0123456789abcdef"
+
+    public static func configuration(databaseURL: String, redisURL: String?, name: String = "node") -> NodeConfiguration {
+        var configuration = NodeConfiguration(
+            databaseURL: databaseURL, redisURL: redisURL, apiKey: apiKey, nodeID: "\(name)-\(UUID().uuidString.prefix(6))")
+        configuration.sweepInterval = .milliseconds(500)
+        configuration.expiryGrace = .seconds(1)
+        configuration.registryRefreshInterval = .milliseconds(300)
+        return configuration
+    }
+
+    /// A node whose registry is loaded.
+    public static func make(_ configuration: NodeConfiguration) async throws -> ParStoreNode {
+        var logger = Logger(label: "parstore-test")
+        logger.logLevel = .warning
+        let node = try ParStoreNode(configuration: configuration, logger: logger)
+        try await node.refreshClients()
+        return node
+    }
+}

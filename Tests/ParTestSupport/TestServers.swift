@@ -1,0 +1,143 @@
+import Foundation
+public import ParCore
+public import ParEmbedded
+import ParPostgres
+import ParWorker
+
+/// Private PostgreSQL and Redis servers for the integration tests, started once per test process under
+/// `PARSTORE_TEST_DIR` (set by the test command) or a temporary folder, migrated, and stopped at exit.
+///
+/// There is no way to skip: if the servers cannot start, every test that needs them fails with the reason.
+public actor TestServers {
+    public static let shared = TestServers()
+
+    /// Where the shared servers are.
+    public struct Endpoints: Sendable {
+        public var databaseURL: String
+        public var redisURL: String
+    }
+
+    private var starting: Task<Endpoints, any Error>?
+
+    /// The shared servers, started once on first use (concurrent callers wait for the same start).
+    public func shared() async throws -> Endpoints {
+        if let starting { return try await starting.value }
+        let root = Self.root(named: "shared")
+        let task = Task {
+            try await runOnOwnThread(name: "test-servers") { () throws -> Endpoints in
+                let postgres = try EmbeddedPostgres(directory: root)
+                let redis = try EmbeddedRedis(directory: root)
+                Self.stopAtExit(postgres: postgres, redis: redis)
+                _ = try Migrator(directory: Self.migrationsDirectory).apply(on: PGConnection(postgres.url))
+                return Endpoints(databaseURL: postgres.url, redisURL: redis.url)
+            }
+        }
+        starting = task
+        return try await task.value
+    }
+
+    /// A private PostgreSQL server of the caller's own (for tests that stop it), migrated.
+    public static func privatePostgres(named name: String) async throws -> EmbeddedPostgres {
+        let root = root(named: name)
+        return try await runOnOwnThread(name: "test-postgres") {
+            let postgres = try EmbeddedPostgres(directory: root)
+            stopAtExit(postgres: postgres, redis: nil)
+            _ = try Migrator(directory: migrationsDirectory).apply(on: PGConnection(postgres.url))
+            return postgres
+        }
+    }
+
+    /// A private Redis server of the caller's own (for tests that stop it).
+    public static func privateRedis(named name: String, port: Int? = nil) async throws -> EmbeddedRedis {
+        let root = root(named: name)
+        return try await runOnOwnThread(name: "test-redis") {
+            let redis = try EmbeddedRedis(directory: root, port: port)
+            stopAtExit(postgres: nil, redis: redis)
+            return redis
+        }
+    }
+
+    /// The repository's `migrations` folder.
+    public static let migrationsDirectory = packageRoot + "/migrations"
+
+    /// The repository root, from this file's path.
+    public static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    /// A new folder under the test folder, which is made traversable: PostgreSQL runs as `postgres` under root.
+    private static func root(named name: String) -> String {
+        let base = ProcessInfo.processInfo.environment["PARSTORE_TEST_DIR"] ?? NSTemporaryDirectory() + "parstore-tests-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: base)
+        return base + "/" + name + "-" + UUID().uuidString.prefix(8)
+    }
+
+    private static func stopAtExit(postgres: EmbeddedPostgres?, redis: EmbeddedRedis?) {
+        Started.lock.lock()
+        defer { Started.lock.unlock() }
+        if let postgres { Started.postgres.append(postgres) }
+        if let redis { Started.redis.append(redis) }
+        if !Started.registered {
+            Started.registered = true
+            atexit {
+                for redis in Started.redis { redis.stop() }
+                for postgres in Started.postgres { try? postgres.stop() }
+            }
+        }
+    }
+}
+
+/// The servers to stop at exit (read by a C exit handler, which cannot capture).
+private enum Started {
+    static let lock = NSLock()
+    nonisolated(unsafe) static var postgres: [EmbeddedPostgres] = []
+    nonisolated(unsafe) static var redis: [EmbeddedRedis] = []
+    nonisolated(unsafe) static var registered = false
+}
+
+/// Direct database access for assertions and set-up.
+public struct TestDatabase: Sendable {
+    public let url: String
+
+    public init(url: String) {
+        self.url = url
+    }
+
+    /// Runs one statement on a fresh connection and returns its rows.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [String?] = []) async throws -> [[String?]] {
+        let url = self.url
+        return try await runOnOwnThread(name: "test-sql") { try PGConnection(url).execute(sql, parameters).rows }
+    }
+
+    /// The first column of the first row as an integer.
+    public func count(_ sql: String, _ parameters: [String?] = []) async throws -> Int {
+        Int(try await query(sql, parameters).first?.first.flatMap { $0 } ?? "0") ?? 0
+    }
+
+    /// Registers a client and returns its secret (for secret methods).
+    @discardableResult
+    public func register(
+        _ id: String,
+        method: ClientAuthMethod = .clientSecretBasic,
+        redirectURIs: [String] = ["https://client.example.org/cb"],
+        scopes: Set<String> = ["openid", "profile", "accounts"]
+    ) async throws -> String {
+        let secret = Secret.random(byteCount: 32)
+        let client = Client(
+            id: id, authMethod: method, secretHash: method.usesSecret ? Secret.sha256(secret) : nil, redirectURIs: redirectURIs,
+            scopes: scopes)
+        let url = self.url
+        try await runOnOwnThread(name: "test-register") { try ClientRegistry.add(client, on: PGConnection(url)) }
+        return secret
+    }
+
+    /// The events of a request, oldest first, as (kind, client id).
+    public func events(of requestURI: String) async throws -> [(kind: String, client: String)] {
+        guard let reference = RequestReference(requestURI: requestURI) else { return [] }
+        return try await query(
+            "SELECT kind, client_id FROM par_events WHERE day = $1::date AND request_id = decode($2, 'hex') ORDER BY seq",
+            [reference.day.description, reference.requestIDHex]
+        ).map { ($0[0] ?? "", $0[1] ?? "") }
+    }
+}
