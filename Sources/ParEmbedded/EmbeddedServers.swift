@@ -40,7 +40,8 @@ public final class EmbeddedPostgres: Sendable {
             try Self.runPostgresTool(
                 binDirectory + "/initdb",
                 ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"],
-                log: root + "/initdb.log")
+                log: root + "/initdb.log"
+            )
         }
         // A server left running by a process that died is stopped first.
         _ = try? Self.runPostgresTool(binDirectory + "/pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"], log: root + "/pg_ctl.log")
@@ -109,7 +110,7 @@ public final class EmbeddedRedis: Sendable {
         let chosenPort = try port ?? freeLoopbackPort()
         let arguments = [
             "--port", String(chosenPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", root, "--logfile", root + "/redis.log", "--daemonize", "no",
+            "--dir", root, "--logfile", root + "/redis.log", "--pidfile", root + "/redis.pid", "--daemonize", "no",
         ]
         self.port = chosenPort
         self.url = "redis://127.0.0.1:\(chosenPort)"

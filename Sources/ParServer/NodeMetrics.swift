@@ -21,14 +21,21 @@ public struct NodeMetrics: Sendable {
         let registry = PrometheusCollectorRegistry()
         self.registry = registry
         pushDuration = registry.makeDurationHistogram(
-            descriptor: Self.name("push_duration", unit: "seconds", help: "Time to answer POST /par."), buckets: Self.latencyBuckets)
+            descriptor: Self.name("push_duration", unit: "seconds", help: "Time to answer POST /par."),
+            buckets: Self.latencyBuckets
+        )
         redeemDuration = registry.makeDurationHistogram(
-            descriptor: Self.name("redeem_duration", unit: "seconds", help: "Time to answer a redemption."), buckets: Self.latencyBuckets)
+            descriptor: Self.name("redeem_duration", unit: "seconds", help: "Time to answer a redemption."),
+            buckets: Self.latencyBuckets
+        )
         groupCommitBatch = registry.makeValueHistogram(
             descriptor: Self.name("group_commit_batch", unit: "size", help: "Events written to PostgreSQL per group-commit statement."),
-            buckets: Self.batchBuckets)
+            buckets: Self.batchBuckets
+        )
         redisPipelineBatch = registry.makeValueHistogram(
-            descriptor: Self.name("redis_pipeline_batch", unit: "size", help: "Redis commands per pipeline."), buckets: Self.batchBuckets)
+            descriptor: Self.name("redis_pipeline_batch", unit: "size", help: "Redis commands per pipeline."),
+            buckets: Self.batchBuckets
+        )
         expired = registry.makeCounter(descriptor: Self.name("expired", unit: "total", help: "Requests this node's sweeper expired."))
     }
 
@@ -38,7 +45,9 @@ public struct NodeMetrics: Sendable {
 
     private static var pushes: MetricNameDescriptor { name("push", unit: "total", help: "POST /par answers by outcome.") }
     private static var redemptions: MetricNameDescriptor { name("redeem", unit: "total", help: "Redemption answers by outcome.") }
-    private static var fallbacks: MetricNameDescriptor { name("redis_fallback", unit: "total", help: "Redemptions decided by PostgreSQL alone, by reason.") }
+    private static var fallbacks: MetricNameDescriptor {
+        name("redis_fallback", unit: "total", help: "Redemptions decided by PostgreSQL alone, by reason.")
+    }
     private static var redisErrors: MetricNameDescriptor { name("redis_errors", unit: "total", help: "Failed Redis calls, by operation.") }
 
     /// Counts a push by outcome: `created` or the OAuth error code.

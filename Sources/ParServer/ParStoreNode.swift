@@ -1,8 +1,8 @@
 public import Hummingbird
 public import Logging
-import Prometheus
 public import ParPostgres
 public import ParRedis
+import Prometheus
 public import ServiceLifecycle
 
 /// One ParStore node: the HTTP faces over the request lifecycle, with its connections and periodic jobs.
@@ -46,7 +46,12 @@ public struct ParStoreNode: Sendable {
             )
         }
         self.lifecycle = RequestLifecycle(
-            postgres: postgres, redis: redis, metrics: metrics, fallbackRate: configuration.fallbackRate, logger: logger)
+            postgres: postgres,
+            redis: redis,
+            metrics: metrics,
+            fallbackRate: configuration.fallbackRate,
+            logger: logger
+        )
     }
 
     /// The routes of the node, behind the OAuth error middleware.

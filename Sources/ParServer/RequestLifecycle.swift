@@ -105,7 +105,11 @@ public final class RequestLifecycle: Sendable {
             guard fallback.allow() else {
                 metrics.redisFallback("rate_limited")
                 throw OAuthError(
-                    .temporarilyUnavailable, "Too many unknown request_uris are being checked; retry later.", status: 503, retryAfter: 1)
+                    .temporarilyUnavailable,
+                    "Too many unknown request_uris are being checked; retry later.",
+                    status: 503,
+                    retryAfter: 1
+                )
             }
             metrics.redisFallback("not_found")
             return try await arbitrate(consume, reference: reference)

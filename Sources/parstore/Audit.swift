@@ -43,7 +43,13 @@ struct Audit: ParsableCommand {
             lines.append(
                 String(
                     format: "push to redeem (s): n=%d p50=%.3f p90=%.3f p99=%.3f max=%.3f",
-                    latency.count, latency.p50, latency.p90, latency.p99, latency.max))
+                    latency.count,
+                    latency.p50,
+                    latency.p90,
+                    latency.p99,
+                    latency.max
+                )
+            )
         }
         if report.violations.isEmpty {
             lines.append("OK: no invariant is broken.")

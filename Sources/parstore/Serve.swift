@@ -35,7 +35,10 @@ struct Serve: AsyncParsableCommand {
     var nodeID: String?
     @Option(name: .customLong("max-body"), help: "Largest POST /par body in bytes. Env: PARSTORE_MAX_BODY. Default: 65536.")
     var maxBody: Int?
-    @Option(name: .customLong("expiry-grace"), help: "Seconds past a deadline before the sweeper expires a request. Env: PARSTORE_EXPIRY_GRACE. Default: 30.")
+    @Option(
+        name: .customLong("expiry-grace"),
+        help: "Seconds past a deadline before the sweeper expires a request. Env: PARSTORE_EXPIRY_GRACE. Default: 30."
+    )
     var expiryGrace: Int?
     @Option(name: .customLong("sweep-interval"), help: "Seconds between sweeps. Env: PARSTORE_SWEEP_INTERVAL. Default: 5.")
     var sweepInterval: Int?
@@ -107,8 +110,11 @@ struct Serve: AsyncParsableCommand {
         }
         logger.info(
             "parstore node listening",
-            metadata: ["address": "\(configuration.host):\(configuration.port)", "node_id": "\(configuration.nodeID)",
-                       "redis": "\(redisURL == nil ? "disabled" : "enabled")"])
+            metadata: [
+                "address": "\(configuration.host):\(configuration.port)", "node_id": "\(configuration.nodeID)",
+                "redis": "\(redisURL == nil ? "disabled" : "enabled")",
+            ]
+        )
         do {
             try await node.makeApplication().runService()
         } catch {

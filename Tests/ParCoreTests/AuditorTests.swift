@@ -37,7 +37,8 @@ import Testing
             found == [
                 "no_pushed_event orphan", "duplicate_pushed twice", "multiple_terminal both", "consumed_by_other_client thief",
                 "consumed_after_deadline late", "expired_before_deadline early", "missing_terminal open",
-            ])
+            ]
+        )
     }
 }
 

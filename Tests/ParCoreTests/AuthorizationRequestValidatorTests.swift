@@ -4,8 +4,12 @@ import Testing
 
 @Suite struct AuthorizationRequestValidatorTests {
     static let client = Client(
-        id: "client-1", authMethod: .clientSecretBasic, secretHash: nil,
-        redirectURIs: ["https://client.example.org/cb", "https://client.example.org/cb2?x=1"], scopes: ["openid", "profile", "accounts"])
+        id: "client-1",
+        authMethod: .clientSecretBasic,
+        secretHash: nil,
+        redirectURIs: ["https://client.example.org/cb", "https://client.example.org/cb2?x=1"],
+        scopes: ["openid", "profile", "accounts"]
+    )
     static let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
     static let valid =
         "response_type=code&client_id=client-1&redirect_uri=https%3A%2F%2Fclient.example.org%2Fcb&scope=openid+profile"
@@ -29,7 +33,11 @@ import Testing
         let pushed = try validate(Self.valid + "&state=xyz&nonce=n-1&ui_locales=fr+en&client_secret=s3cr3t&prompt=")
         #expect(pushed.clientID == "client-1")
         let names = pushed.parameters.map(\.name)
-        #expect(names == ["response_type", "client_id", "redirect_uri", "scope", "code_challenge", "code_challenge_method", "state", "nonce", "ui_locales"])
+        #expect(
+            names == [
+                "response_type", "client_id", "redirect_uri", "scope", "code_challenge", "code_challenge_method", "state", "nonce", "ui_locales",
+            ]
+        )
         #expect(!names.contains("client_secret"), "authentication parameters are not part of the request")
         #expect(!names.contains("prompt"), "RFC 6749 §3.1: an empty parameter counts as omitted")
         #expect(pushed.parametersJSON.contains(#""ui_locales":"fr en""#))
@@ -57,11 +65,15 @@ import Testing
 
     @Test func rfc9126_2_4_requiresAnExactlyRegisteredRedirectURI() throws {
         expectRefusal(Self.valid.replacingOccurrences(of: "&redirect_uri=https%3A%2F%2Fclient.example.org%2Fcb", with: ""), .invalidRequest)
-        for other in ["https%3A%2F%2Fclient.example.org%2Fcb%2F", "https%3A%2F%2Fclient.example.org%2Fcb%3Fx%3D2", "https%3A%2F%2Fevil.example%2Fcb",
-                      "HTTPS%3A%2F%2Fclient.example.org%2Fcb"] {
+        for other in [
+            "https%3A%2F%2Fclient.example.org%2Fcb%2F", "https%3A%2F%2Fclient.example.org%2Fcb%3Fx%3D2", "https%3A%2F%2Fevil.example%2Fcb",
+            "HTTPS%3A%2F%2Fclient.example.org%2Fcb",
+        ] {
             expectRefusal(Self.valid.replacingOccurrences(of: "https%3A%2F%2Fclient.example.org%2Fcb", with: other), .invalidRequest)
         }
-        _ = try validate(Self.valid.replacingOccurrences(of: "https%3A%2F%2Fclient.example.org%2Fcb", with: "https%3A%2F%2Fclient.example.org%2Fcb2%3Fx%3D1"))
+        _ = try validate(
+            Self.valid.replacingOccurrences(of: "https%3A%2F%2Fclient.example.org%2Fcb", with: "https%3A%2F%2Fclient.example.org%2Fcb2%3Fx%3D1")
+        )
     }
 
     @Test func rfc6749_3_3_scopeMustBeWellFormedAndAllowed() throws {

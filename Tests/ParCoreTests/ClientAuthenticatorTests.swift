@@ -14,7 +14,10 @@ import Testing
 
     private func authenticate(_ header: String?, _ body: String) throws(OAuthError) -> Client {
         try ClientAuthenticator().authenticate(
-            authorization: header, form: try FormParameters(parsing: Array(body.utf8)), lookup: { Self.clients[$0] })
+            authorization: header,
+            form: try FormParameters(parsing: Array(body.utf8)),
+            lookup: { Self.clients[$0] }
+        )
     }
 
     private func basic(_ id: String, _ secret: String) -> String {
@@ -67,8 +70,10 @@ import Testing
     }
 
     @Test func unknownClientsMissingIdsAndOtherSchemesAreInvalidClient() {
-        for (header, body) in [(nil, "client_id=nobody&client_secret=x"), (nil, "response_type=code"), ("Bearer x", ""), ("Basic ***", ""),
-                               (basic("nobody", "x"), "")] as [(String?, String)] {
+        for (header, body) in [
+            (nil, "client_id=nobody&client_secret=x"), (nil, "response_type=code"), ("Bearer x", ""), ("Basic ***", ""),
+            (basic("nobody", "x"), ""),
+        ] as [(String?, String)] {
             do {
                 _ = try authenticate(header, body)
                 Issue.record("accepted \(body)")
@@ -82,7 +87,10 @@ import Testing
 
     @Test func rfc7523_jwtAssertionsAreRefusedUntilSupported() {
         #expect(throws: OAuthError.self) {
-            try authenticate(nil, "client_id=post&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=x")
+            try authenticate(
+                nil,
+                "client_id=post&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=x"
+            )
         }
     }
 

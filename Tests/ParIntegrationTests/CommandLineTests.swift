@@ -35,7 +35,8 @@ import Testing
             """
             SELECT count(*) FROM generate_series(0, 3) d
             WHERE to_regclass('par_events_' || to_char((now() AT TIME ZONE 'UTC')::date + d, 'YYYYMMDD')) IS NULL
-            """)
+            """
+        )
         #expect(missing == 0, "partitions for today and the next three days exist")
     }
 
@@ -69,7 +70,9 @@ import Testing
 
             let pushStatus = { @Sendable () async throws -> HTTPResponse.Status in
                 try await client.execute(
-                    uri: "/par", method: .post, headers: formHeaders + [.authorization: basicAuthorization(clientID, secret)],
+                    uri: "/par",
+                    method: .post,
+                    headers: formHeaders + [.authorization: basicAuthorization(clientID, secret)],
                     body: formBody(pushParameters(clientID))
                 ).status
             }
@@ -186,7 +189,8 @@ import Testing
         let ids = acknowledged.compactMap { RequestReference(requestURI: $0)?.requestIDHex }
         let stored = try await database.count(
             "SELECT count(*) FROM par_events WHERE kind = 'pushed' AND request_id = ANY(SELECT decode(x, 'hex') FROM unnest($1::text[]) x)",
-            ["{" + ids.joined(separator: ",") + "}"])
+            ["{" + ids.joined(separator: ",") + "}"]
+        )
         #expect(stored == acknowledged.count, "every 201 the client saw has its pushed event")
     }
 

@@ -10,8 +10,13 @@ import Testing
     private func pushed(_ payload: String = #"{"a":"b"}"#) -> (RequestReference, EventRecord) {
         let reference = RequestReference.mint(secondsSince1970: Date().timeIntervalSince1970)
         let record = EventRecord(
-            day: reference.day, requestID: reference.requestID, kind: .pushed, clientID: "writer-test", lifetime: .seconds(60),
-            payload: payload)
+            day: reference.day,
+            requestID: reference.requestID,
+            kind: .pushed,
+            clientID: "writer-test",
+            lifetime: .seconds(60),
+            payload: payload
+        )
         return (reference, record)
     }
 
@@ -20,7 +25,8 @@ import Testing
         let batches = Mutex<[Int]>([])
         let store = PostgresEventStore(
             configuration: .init(conninfo: servers.databaseURL, nodeID: "writer-test"),
-            batchObserver: { size in batches.withLock { $0.append(size) } })
+            batchObserver: { size in batches.withLock { $0.append(size) } }
+        )
         let good = (0..<400).map { _ in pushed() }
         let bad = pushed("{not json")
         let results = await withTaskGroup(of: (Int, Bool).self) { group in
@@ -35,7 +41,8 @@ import Testing
         let ids = good.map { $0.0.requestIDHex }
         let stored = try await database.count(
             "SELECT count(*) FROM par_events WHERE request_id = ANY(SELECT decode(x, 'hex') FROM unnest($1::text[]) x)",
-            ["{" + ids.joined(separator: ",") + "}"])
+            ["{" + ids.joined(separator: ",") + "}"]
+        )
         #expect(stored == good.count)
         #expect(batches.withLock { $0.max() ?? 0 } > 1, "concurrent appends share a statement")
         await store.shutdown()

@@ -38,7 +38,8 @@ import Testing
                     _ = try await client.pushRequest(clientID, secret: secret)
                     guard case .integer(let keys) = try? await node.redis!.command(["DBSIZE"]) else { return false }
                     return keys > 0
-                })
+                }
+            )
             try await runOnOwnThread { restarted.stop() }
         }
         #expect(node.metrics.render().contains(#"parstore_redis_fallback_total{reason="unavailable"}"#))
@@ -56,8 +57,11 @@ import Testing
             try await runOnOwnThread { try postgres.stop() }
 
             let push = try await client.execute(
-                uri: "/par", method: .post, headers: formHeaders + [.authorization: basicAuthorization(clientID, secret)],
-                body: formBody(pushParameters(clientID)))
+                uri: "/par",
+                method: .post,
+                headers: formHeaders + [.authorization: basicAuthorization(clientID, secret)],
+                body: formBody(pushParameters(clientID))
+            )
             #expect(push.status == .serviceUnavailable)
             #expect(push.headers[.retryAfter] != nil)
             #expect(try jsonObject(push)["error"] as? String == "temporarily_unavailable")

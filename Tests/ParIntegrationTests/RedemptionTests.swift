@@ -1,8 +1,8 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import ParRedis
 import ParEmbedded
+import ParRedis
 import ParServer
 import ParTestSupport
 import Testing
@@ -18,8 +18,11 @@ import Testing
         try await node.application().test(.router) { client in
             let extra = [("nonce", "n-0S6_WzA2Mj"), ("login_hint", "alice@example.com")]
             let response = try await client.execute(
-                uri: "/par", method: .post, headers: formHeaders + [.authorization: basicAuthorization(clientID, secret)],
-                body: formBody(pushParameters(clientID) + extra))
+                uri: "/par",
+                method: .post,
+                headers: formHeaders + [.authorization: basicAuthorization(clientID, secret)],
+                body: formBody(pushParameters(clientID) + extra)
+            )
             #expect(response.status == .created)
             #expect(response.headers[.cacheControl] == "no-store")
             #expect(response.headers[.contentType] == "application/json")
@@ -127,7 +130,9 @@ import Testing
             }
         }
         let consumed = try await database.query(
-            "SELECT count(*), count(DISTINCT request_id) FROM par_events WHERE kind = 'consumed' AND client_id = $1", [clientID])
+            "SELECT count(*), count(DISTINCT request_id) FROM par_events WHERE kind = 'consumed' AND client_id = $1",
+            [clientID]
+        )
         #expect(consumed.first?[0] == "\(requests)")
         #expect(consumed.first?[1] == "\(requests)")
     }

@@ -1,8 +1,8 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import ParRedis
 import ParEmbedded
+import ParRedis
 import ParServer
 import ParTestSupport
 import Testing
@@ -47,9 +47,11 @@ extension TestClientProtocol {
     /// Pushes a valid request with client_secret_basic and returns the request_uri.
     func pushRequest(_ clientID: String, secret: String, extra: [(String, String)] = []) async throws -> String {
         let response = try await execute(
-            uri: "/par", method: .post,
+            uri: "/par",
+            method: .post,
             headers: formHeaders + [.authorization: basicAuthorization(clientID, secret)],
-            body: formBody(pushParameters(clientID) + extra))
+            body: formBody(pushParameters(clientID) + extra)
+        )
         #expect(response.status == .created)
         return try #require(try jsonObject(response)["request_uri"] as? String)
     }
@@ -58,9 +60,11 @@ extension TestClientProtocol {
     func redeem(_ clientID: String, _ requestURI: String) async throws -> TestResponse {
         let body = try JSONSerialization.data(withJSONObject: ["client_id": clientID, "request_uri": requestURI])
         return try await execute(
-            uri: "/v1/redeem", method: .post,
+            uri: "/v1/redeem",
+            method: .post,
             headers: [.contentType: "application/json", .authorization: "Bearer \(TestNodes.apiKey)"],
-            body: ByteBuffer(bytes: body))
+            body: ByteBuffer(bytes: body)
+        )
     }
 }
 

@@ -8,7 +8,11 @@ public enum TestNodes {
 
     public static func configuration(databaseURL: String, redisURL: String?, name: String = "node") -> NodeConfiguration {
         var configuration = NodeConfiguration(
-            databaseURL: databaseURL, redisURL: redisURL, apiKey: apiKey, nodeID: "\(name)-\(UUID().uuidString.prefix(6))")
+            databaseURL: databaseURL,
+            redisURL: redisURL,
+            apiKey: apiKey,
+            nodeID: "\(name)-\(UUID().uuidString.prefix(6))"
+        )
         configuration.sweepInterval = .milliseconds(500)
         configuration.expiryGrace = .seconds(1)
         configuration.registryRefreshInterval = .milliseconds(300)

@@ -125,8 +125,12 @@ public struct TestDatabase: Sendable {
     ) async throws -> String {
         let secret = Secret.random(byteCount: 32)
         let client = Client(
-            id: id, authMethod: method, secretHash: method.usesSecret ? Secret.sha256(secret) : nil, redirectURIs: redirectURIs,
-            scopes: scopes)
+            id: id,
+            authMethod: method,
+            secretHash: method.usesSecret ? Secret.sha256(secret) : nil,
+            redirectURIs: redirectURIs,
+            scopes: scopes
+        )
         let url = self.url
         try await runOnOwnThread(name: "test-register") { try ClientRegistry.add(client, on: PGConnection(url)) }
         return secret

@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
-import ParCore
 import Logging
+import ParCore
 
 /// Turns domain values into HTTP answers, in one place.
 enum OAuthResponses {
@@ -28,7 +28,9 @@ enum OAuthResponses {
 
     /// RFC 3339 with milliseconds, UTC.
     static func timestamp(millis: Int64) -> String {
-        Date(timeIntervalSince1970: Double(millis) / 1000).formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        Date(timeIntervalSince1970: Double(millis) / 1000).formatted(
+            .iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted)
+        )
     }
 }
 

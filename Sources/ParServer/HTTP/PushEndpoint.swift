@@ -24,7 +24,8 @@ struct PushEndpoint: Sendable {
         for method in [HTTPRequest.Method.get, .put, .delete, .patch, .head, .options] {
             router.on("par", method: method) { _, _ -> Response in
                 var answer = OAuthResponses.error(
-                    OAuthError(.invalidRequest, "The pushed authorization request endpoint accepts only POST.", status: 405))
+                    OAuthError(.invalidRequest, "The pushed authorization request endpoint accepts only POST.", status: 405)
+                )
                 answer.headers[.allow] = "POST"
                 return answer
             }
