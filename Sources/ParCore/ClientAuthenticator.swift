@@ -74,9 +74,7 @@ public struct ClientAuthenticator: Sendable {
 
     /// Undoes the form-urlencoding RFC 6749 §2.3.1 applies to the id and secret before Basic encoding.
     static func formDecode(_ text: Substring) -> String? {
-        guard let form = try? FormParameters(parsing: Array("v=".utf8) + Array(text.utf8)), form.pairs.count == 1 else {
-            return text.isEmpty ? "" : nil
-        }
+        guard let form = try? FormParameters(parsing: Array("v=".utf8) + Array(text.utf8)), form.pairs.count == 1 else { return nil }
         return form.pairs[0].value
     }
 }

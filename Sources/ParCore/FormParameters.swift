@@ -72,7 +72,7 @@ public struct FormParameters: Sendable, Equatable {
                 index += 1
             case UInt8(ascii: "%"):
                 guard index + 2 < bytes.endIndex,
-                    let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
+                    let high = Secret.nibble(bytes[index + 1]), let low = Secret.nibble(bytes[index + 2])
                 else { throw .invalidRequest("The body is not valid form encoding (a bad percent escape).") }
                 out.append(high << 4 | low)
                 index += 3
@@ -87,15 +87,6 @@ public struct FormParameters: Sendable, Equatable {
             throw .invalidRequest("The body is not valid UTF-8.")
         }
         return string
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     /// Whether `name` was sent at all.

@@ -34,7 +34,7 @@ public final class PostgresEventStore: Sendable {
     }
 
     private let appender: BatchingWorker<PGConnection, EventRecord, AppendResult>
-    private let arbiter: BatchingWorker<PGConnection, ConsumeRequest, ConsumeOutcome>
+    private let arbiter: BatchingWorker<PGConnection, ConsumeRequest, RedemptionResult>
     private let general: BatchingWorker<PGConnection, Query, PGRows>
     private let configuration: Configuration
 
@@ -43,28 +43,18 @@ public final class PostgresEventStore: Sendable {
         self.configuration = configuration
         let conninfo = configuration.conninfo
         let nodeID = configuration.nodeID
-        appender = BatchingWorker(
-            name: "pg-append",
-            maxBatchSize: configuration.maxBatchSize,
-            batchObserver: batchObserver,
-            connect: {
-                let connection = try PGConnection(conninfo, applicationName: "parstore-append")
-                try connection.prepare(EventStatements.appendName, EventStatements.append)
-                return connection
-            },
-            process: { connection, records in Self.append(records, nodeID: nodeID, on: connection) }
-        )
-        arbiter = BatchingWorker(
-            name: "pg-arbiter",
-            maxBatchSize: configuration.maxBatchSize,
-            batchObserver: batchObserver,
-            connect: {
-                let connection = try PGConnection(conninfo, applicationName: "parstore-arbiter")
-                try connection.prepare(EventStatements.consumeName, EventStatements.consume)
-                return connection
-            },
-            process: { connection, requests in Self.consume(requests, nodeID: nodeID, on: connection) }
-        )
+        appender = Self.groupCommitWorker(
+            "append",
+            statement: (EventStatements.appendName, EventStatements.append),
+            configuration,
+            batchObserver
+        ) { connection, records in Self.append(records, nodeID: nodeID, on: connection) }
+        arbiter = Self.groupCommitWorker(
+            "arbiter",
+            statement: (EventStatements.consumeName, EventStatements.consume),
+            configuration,
+            batchObserver
+        ) { connection, requests in Self.consume(requests, nodeID: nodeID, on: connection) }
         general = BatchingWorker(
             name: "pg-general",
             maxBatchSize: 16,
@@ -72,6 +62,28 @@ public final class PostgresEventStore: Sendable {
             process: { connection, queries in
                 queries.map { query in Result { () throws(PGError) in try connection.execute(query.sql, query.parameters) } }
             }
+        )
+    }
+
+    /// A worker whose connection has `statement` prepared and that writes each batch with `process`.
+    private static func groupCommitWorker<Request: Sendable, Response: Sendable>(
+        _ name: String,
+        statement: (name: String, sql: String),
+        _ configuration: Configuration,
+        _ batchObserver: (@Sendable (Int) -> Void)?,
+        process: @escaping BatchingWorker<PGConnection, Request, Response>.Process
+    ) -> BatchingWorker<PGConnection, Request, Response> {
+        let conninfo = configuration.conninfo
+        return BatchingWorker(
+            name: "pg-" + name,
+            maxBatchSize: configuration.maxBatchSize,
+            batchObserver: batchObserver,
+            connect: {
+                let connection = try PGConnection(conninfo, applicationName: "parstore-" + name)
+                try connection.prepare(statement.name, statement.sql)
+                return connection
+            },
+            process: process
         )
     }
 
@@ -88,7 +100,7 @@ public final class PostgresEventStore: Sendable {
     }
 
     /// Consumes a request through the arbiter; resumes once the outcome is committed.
-    public func consume(_ request: ConsumeRequest) async throws -> ConsumeOutcome {
+    public func consume(_ request: ConsumeRequest) async throws -> RedemptionResult {
         try await arbiter.submit(request)
     }
 
@@ -169,7 +181,7 @@ public final class PostgresEventStore: Sendable {
     }
 
     @available(*, noasync)
-    private static func consume(_ requests: [ConsumeRequest], nodeID: String, on connection: PGConnection) -> [Result<ConsumeOutcome, any Error>] {
+    private static func consume(_ requests: [ConsumeRequest], nodeID: String, on connection: PGConnection) -> [Result<RedemptionResult, any Error>] {
         do {
             let rows = try connection.executePrepared(
                 EventStatements.consumeName,
@@ -184,18 +196,16 @@ public final class PostgresEventStore: Sendable {
                 let error = PGError(sqlState: "XX000", message: "the arbiter returned \(rows.rows.count) rows for \(requests.count) requests")
                 return requests.map { _ in .failure(error) }
             }
-            return zip(requests, rows.rows).map { request, row in .success(ConsumeOutcome(row: row, clientID: request.clientID)) }
+            return zip(requests, rows.rows).map { request, row in .success(RedemptionResult(arbiterRow: row, clientID: request.clientID)) }
         } catch {
             return requests.map { _ in .failure(error) }
         }
     }
 }
 
-/// What the arbiter decided for one redemption.
-public typealias ConsumeOutcome = RedemptionResult
-
 extension RedemptionResult {
-    init(row: [String?], clientID: String) {
+    /// What the arbiter decided for one redemption, from its result row.
+    init(arbiterRow row: [String?], clientID: String) {
         switch row[0] {
         case "consumed":
             self = .redeemed(

@@ -97,6 +97,16 @@ public final class RedisRequestCache: Sendable {
         _ = try await command(["FCALL", "parstore_unclaim", "1", Self.key(reference)])
     }
 
+    /// Opens every connection now (each loads the function library as it connects), so that a node starts with
+    /// its Redis functions in place rather than on its first request.
+    ///
+    /// - Throws: the first connection's error when Redis cannot be reached; the node still serves through PostgreSQL.
+    public func connectAll() async throws {
+        for worker in workers {
+            _ = try await worker.submit(["PING"])
+        }
+    }
+
     /// Whether Redis answers.
     public func ping() async throws {
         _ = try await command(["PING"])

@@ -71,6 +71,21 @@ public struct ParStoreNode: Sendable {
         clients.replace(with: try await ClientRegistry.all(in: postgres), version: version)
     }
 
+    /// Loads the client registry and opens the Redis connections (each loads the function library), so the node
+    /// starts ready; what cannot be reached yet is logged, and retried by the periodic jobs and the workers.
+    public func warmUp() async {
+        do {
+            try await refreshClients()
+        } catch {
+            logger.warning("could not load the client registry yet; has `parstore migrate` run?", metadata: ["error": "\(error)"])
+        }
+        do {
+            try await redis?.connectAll()
+        } catch {
+            logger.warning("Redis is not reachable; serving through PostgreSQL alone until it is", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// The node's background work. Graceful shutdown runs in reverse: jobs stop, then Redis and PostgreSQL drain.
     public var services: [any Service] {
         let postgres = self.postgres

@@ -100,11 +100,7 @@ struct Serve: AsyncParsableCommand {
         }
 
         let node = try ParStoreNode(configuration: configuration, logger: logger)
-        do {
-            try await node.refreshClients()
-        } catch {
-            logger.warning("could not load the client registry yet; has `parstore migrate` run?", metadata: ["error": "\(error)"])
-        }
+        await node.warmUp()
         if let embedded {
             FileHandle.standardOutput.write(Data(embedded.walkthrough(configuration).utf8))
         }

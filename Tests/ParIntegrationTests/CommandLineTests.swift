@@ -85,11 +85,8 @@ import Testing
     }
 
     @Test func auditPassesOnTheLogTheTestsProduce() async throws {
-        let servers = try await TestServers.shared.shared()
-        let database = TestDatabase(url: servers.databaseURL)
-        let clientID = uniqueClientID("audit")
-        let secret = try await database.register(clientID)
-        let node = try await TestNodes.make(TestNodes.configuration(databaseURL: servers.databaseURL, redisURL: servers.redisURL))
+        let scenario = try await Scenario.make("audit")
+        let (servers, clientID, secret, node) = (scenario.servers, scenario.clientID, scenario.secret, scenario.node)
         try await node.application().test(.router) { client in
             for _ in 0..<20 {
                 let uri = try await client.pushRequest(clientID, secret: secret)

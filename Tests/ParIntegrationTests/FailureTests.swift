@@ -11,12 +11,9 @@ import Testing
 /// ARCHITECTURE §6: losing Redis costs speed, never correctness; losing PostgreSQL fails closed.
 @Suite struct FailureTests {
     @Test func withRedisStoppedPushAndRedeemKeepWorkingThroughPostgres() async throws {
-        let servers = try await TestServers.shared.shared()
-        let database = TestDatabase(url: servers.databaseURL)
-        let clientID = uniqueClientID("noredis")
-        let secret = try await database.register(clientID)
         let redis = try await TestServers.privateRedis(named: "stopped")
-        let node = try await TestNodes.make(TestNodes.configuration(databaseURL: servers.databaseURL, redisURL: redis.url))
+        let scenario = try await Scenario.make("noredis", redisURL: redis.url)
+        let (clientID, secret, node) = (scenario.clientID, scenario.secret, scenario.node)
         try await node.application().test(.router) { client in
             let beforeStop = try await client.pushRequest(clientID, secret: secret)
             try await runOnOwnThread { redis.stop() }

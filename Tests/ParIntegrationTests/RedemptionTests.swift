@@ -10,11 +10,8 @@ import Testing
 /// Push and redemption on real PostgreSQL and Redis servers.
 @Suite struct RedemptionTests {
     @Test func pushThenRedeemReturnsThePushedParametersOnce() async throws {
-        let servers = try await TestServers.shared.shared()
-        let database = TestDatabase(url: servers.databaseURL)
-        let clientID = uniqueClientID("once")
-        let secret = try await database.register(clientID)
-        let node = try await TestNodes.make(TestNodes.configuration(databaseURL: servers.databaseURL, redisURL: servers.redisURL))
+        let scenario = try await Scenario.make("once")
+        let (database, clientID, secret, node) = (scenario.database, scenario.clientID, scenario.secret, scenario.node)
         try await node.application().test(.router) { client in
             let extra = [("nonce", "n-0S6_WzA2Mj"), ("login_hint", "alice@example.com")]
             let response = try await client.execute(
@@ -70,13 +67,10 @@ import Testing
     }
 
     @Test func aWrongClientLeavesTheRequestRedeemableByItsOwner() async throws {
-        let servers = try await TestServers.shared.shared()
-        let database = TestDatabase(url: servers.databaseURL)
-        let owner = uniqueClientID("owner")
+        let scenario = try await Scenario.make("owner")
+        let (database, owner, secret, node) = (scenario.database, scenario.clientID, scenario.secret, scenario.node)
         let thief = uniqueClientID("thief")
-        let secret = try await database.register(owner)
         try await database.register(thief)
-        let node = try await TestNodes.make(TestNodes.configuration(databaseURL: servers.databaseURL, redisURL: servers.redisURL))
         try await node.application().test(.router) { client in
             let requestURI = try await client.pushRequest(owner, secret: secret)
             let stolen = try await client.redeem(thief, requestURI)
@@ -138,13 +132,8 @@ import Testing
     }
 
     @Test func anExpiredRequestIsRefusedAndLaterGetsAnExpiredEvent() async throws {
-        let servers = try await TestServers.shared.shared()
-        let database = TestDatabase(url: servers.databaseURL)
-        let clientID = uniqueClientID("ttl")
-        let secret = try await database.register(clientID)
-        var configuration = TestNodes.configuration(databaseURL: servers.databaseURL, redisURL: servers.redisURL)
-        configuration.requestLifetime = .seconds(1)
-        let node = try await TestNodes.make(configuration)
+        let scenario = try await Scenario.make("ttl") { $0.requestLifetime = .seconds(1) }
+        let (database, clientID, secret, node) = (scenario.database, scenario.clientID, scenario.secret, scenario.node)
         try await node.application().test(.router) { client in
             let unused = try await client.pushRequest(clientID, secret: secret)
             let consumed = try await client.pushRequest(clientID, secret: secret)
@@ -164,12 +153,9 @@ import Testing
     }
 
     @Test func redisFlushedBetweenPushAndRedeemStillRedeemsExactlyOnce() async throws {
-        let servers = try await TestServers.shared.shared()
-        let database = TestDatabase(url: servers.databaseURL)
-        let clientID = uniqueClientID("flush")
-        let secret = try await database.register(clientID)
         let redis = try await TestServers.privateRedis(named: "flush")
-        let node = try await TestNodes.make(TestNodes.configuration(databaseURL: servers.databaseURL, redisURL: redis.url))
+        let scenario = try await Scenario.make("flush", redisURL: redis.url)
+        let (clientID, secret, node) = (scenario.clientID, scenario.secret, scenario.node)
         try await node.application().test(.router) { client in
             let requestURI = try await client.pushRequest(clientID, secret: secret)
             _ = try await node.redis!.command(["FLUSHALL"])

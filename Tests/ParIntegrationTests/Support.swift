@@ -92,3 +92,31 @@ func eventually(timeout: Duration = .seconds(15), _ condition: () async throws -
     }
     return try await condition()
 }
+
+/// The usual start of an integration test: the shared servers, a freshly registered client, and a node.
+struct Scenario {
+    let servers: TestServers.Endpoints
+    let database: TestDatabase
+    let clientID: String
+    let secret: String
+    let node: ParStoreNode
+
+    /// - Parameters:
+    ///   - prefix: names the client, to find its events.
+    ///   - redisURL: another Redis than the shared one.
+    ///   - configure: changes to the node's test configuration.
+    static func make(
+        _ prefix: String,
+        redisURL: String? = nil,
+        configure: (inout NodeConfiguration) -> Void = { _ in }
+    ) async throws -> Scenario {
+        let servers = try await TestServers.shared.shared()
+        let database = TestDatabase(url: servers.databaseURL)
+        let clientID = uniqueClientID(prefix)
+        let secret = try await database.register(clientID)
+        var configuration = TestNodes.configuration(databaseURL: servers.databaseURL, redisURL: redisURL ?? servers.redisURL)
+        configure(&configuration)
+        let node = try await TestNodes.make(configuration)
+        return Scenario(servers: servers, database: database, clientID: clientID, secret: secret, node: node)
+    }
+}

@@ -1,0 +1,87 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import ParEmbedded
+import ParTestSupport
+import Testing
+
+/// `parstore serve` as the README's run command uses it.
+@Suite struct EmbeddedServeTests {
+    @Test func withNoConfigurationItStartsItsOwnServersAndStopsThemOnSIGTERM() async throws {
+        let folder = (ProcessInfo.processInfo.environment["PARSTORE_TEST_DIR"] ?? NSTemporaryDirectory()) + "/embedded-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let output = folder + "/stdout.txt"
+        #expect(FileManager.default.createFile(atPath: output, contents: nil))
+        let port = try freeLoopbackPort()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Command.parstore)
+        process.arguments = ["serve", "--data-dir", folder + "/data", "--port", String(port), "--migrations", TestServers.migrationsDirectory]
+        process.currentDirectoryURL = URL(fileURLWithPath: folder)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        try waitForLoopbackPort(port, timeout: 60)
+
+        // The walk-through names the demo client's secret and the API key.
+        let text = try String(contentsOfFile: output, encoding: .utf8)
+        func value(after label: String) throws -> String {
+            let line = try #require(text.split(separator: "\n").first { $0.contains(label) })
+            return String(try #require(line.split(separator: " ").last))
+        }
+        let secret = try value(after: "demo client_secret:")
+        let apiKey = try value(after: "backend API key:")
+        #expect(text.contains("curl -s -u 'demo:\(secret)'"))
+        let redisPID = try #require(
+            pid_t(try String(contentsOfFile: folder + "/data/redis/redis.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(kill(redisPID, 0) == 0, "Redis runs")
+
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        var push = HTTPClientRequest(url: "http://127.0.0.1:\(port)/par")
+        push.method = .POST
+        push.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        push.headers.add(name: "Authorization", value: basicAuthorization("demo", secret))
+        push.body = .bytes(formBody(pushParameters("demo")))
+        let pushed = try await http.execute(push, timeout: .seconds(10))
+        #expect(pushed.status == .created)
+        let pushedBody = try await pushed.body.collect(upTo: 4096)
+        let requestURI = try #require(
+            (try JSONSerialization.jsonObject(with: Data(pushedBody.readableBytesView)) as? [String: Any])?["request_uri"] as? String
+        )
+
+        var redeem = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/redeem")
+        redeem.method = .POST
+        redeem.headers.add(name: "Content-Type", value: "application/json")
+        redeem.headers.add(name: "Authorization", value: "Bearer \(apiKey)")
+        redeem.body = .bytes(ByteBuffer(string: #"{"client_id":"demo","request_uri":"\#(requestURI)"}"#))
+        #expect(try await http.execute(redeem, timeout: .seconds(10)).status == .ok)
+        try await http.shutdown()
+
+        process.terminate()  // SIGTERM, as Ctrl-C's SIGINT
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(!FileManager.default.fileExists(atPath: folder + "/data/postgres/postmaster.pid"), "PostgreSQL was stopped")
+        #expect(kill(redisPID, 0) != 0, "Redis was stopped")
+    }
+
+    @Test func aRequestLifetimeOf600SecondsOrMoreIsRefused() async throws {
+        let base = ["serve", "--database-url", "postgresql://127.0.0.1:1/none", "--api-key", "0123456789abcdef0123"]
+        let refused = try await Command.parstore(base + ["--request-ttl", "600"])
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("PARSTORE_REQUEST_TTL must be at least 1 second and below 600 seconds"))
+        let noKey = try await Command.parstore(["serve", "--database-url", "postgresql://127.0.0.1:1/none"])
+        #expect(noKey.status != 0)
+        #expect(noKey.output.contains("PARSTORE_API_KEY"))
+    }
+
+    @Test func serveHelpDocumentsEverySetting() async throws {
+        let help = try await Command.parstore(["serve", "--help"])
+        for variable in [
+            "PARSTORE_DATABASE_URL", "PARSTORE_REDIS_URL", "PARSTORE_HOST", "PARSTORE_PORT", "PARSTORE_ISSUER", "PARSTORE_API_KEY",
+            "PARSTORE_REQUEST_TTL", "PARSTORE_NODE_ID", "PARSTORE_MAX_BODY", "PARSTORE_DATA_DIR",
+        ] {
+            #expect(help.output.contains(variable), "\(variable)")
+        }
+    }
+}
