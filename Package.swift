@@ -42,26 +42,17 @@ let package = Package(
         // A blocking connection owned by one OS thread, serving async callers in batches.
         .target(
             name: "ParWorker",
-            dependencies: [
-                .product(name: "DequeModule", package: "swift-collections"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
+            dependencies: [.product(name: "DequeModule", package: "swift-collections")],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "ParPostgres",
-            dependencies: [
-                "ParCore", "ParWorker", "CLibPQ",
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["ParCore", "ParWorker", "CLibPQ"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "ParRedis",
-            dependencies: [
-                "ParCore", "ParWorker", "CHiredis",
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["ParCore", "ParWorker", "CHiredis"],
             swiftSettings: swiftSettings
         ),
         // posix_spawn's GNU close-from action, for children that must not inherit the node's descriptors.
@@ -86,8 +77,10 @@ let package = Package(
         .executableTarget(
             name: "parstore",
             dependencies: [
-                "ParServer", "ParPostgres", "ParCore", "ParEmbedded",
+                "ParServer", "ParPostgres", "ParCore", "ParEmbedded", "ParWorker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -96,7 +89,10 @@ let package = Package(
         .testTarget(name: "ParCoreTests", dependencies: ["ParCore"], swiftSettings: swiftSettings),
         .target(
             name: "ParTestSupport",
-            dependencies: ["ParEmbedded", "ParServer", "ParPostgres", "ParRedis", "ParCore"],
+            dependencies: [
+                "ParEmbedded", "ParServer", "ParPostgres", "ParRedis", "ParCore", "ParWorker",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/ParTestSupport",
             swiftSettings: swiftSettings
         ),

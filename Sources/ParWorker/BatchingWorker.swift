@@ -1,10 +1,9 @@
 import DequeModule
 import Dispatch
 import Foundation
-public import ServiceLifecycle
 import Synchronization
 
-/// A blocking client connection that a ``BatchingWorker`` can keep or replace; checked before and after every batch.
+/// A blocking client connection that a ``BatchingWorker`` keeps, or replaces when it is found unhealthy before a batch.
 ///
 /// The connection is created on the worker's thread and never leaves it, so it need not be `Sendable`.
 public protocol WorkerConnection: AnyObject, SendableMetatype {
@@ -161,7 +160,6 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
             batchObserver?(batch.count)
             let results = process(live, batch.map(\.request))
             precondition(results.count == batch.count, "a batch must yield one result per request")
-            if !live.isHealthy { connection = nil }
             for (pending, result) in zip(batch, results) { pending.continuation.resume(with: result) }
         }
         connection = nil
@@ -171,15 +169,6 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
             return state.exitWaiters
         }
         for waiter in waiters { waiter.resume() }
-    }
-}
-
-/// Graceful shutdown: added to a `ServiceGroup` after the HTTP server, so the server stops accepting first,
-/// then the worker drains what it accepted.
-extension BatchingWorker: Service {
-    public func run() async throws {
-        try? await gracefulShutdown()
-        await shutdown()
     }
 }
 
