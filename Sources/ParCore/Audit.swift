@@ -5,15 +5,18 @@ public struct AuditEvent: Sendable {
     public var clientID: String
     /// Seconds since 1970, PostgreSQL's clock.
     public var at: Double
-    /// The request's deadline, seconds since 1970.
+    /// The request's deadline, seconds since 1970 (for `loaded`: the interaction deadline).
     public var deadline: Double
+    /// The ticket's hash, on `loaded` events and on consumptions through a ticket.
+    public var ticketHash: String?
 
-    public init(requestID: String, kind: EventKind, clientID: String, at: Double, deadline: Double) {
+    public init(requestID: String, kind: EventKind, clientID: String, at: Double, deadline: Double, ticketHash: String? = nil) {
         self.requestID = requestID
         self.kind = kind
         self.clientID = clientID
         self.at = at
         self.deadline = deadline
+        self.ticketHash = ticketHash
     }
 }
 
@@ -23,6 +26,10 @@ public struct AuditViolation: Sendable, Codable, Equatable {
         case noPushedEvent = "no_pushed_event"
         case duplicatePushed = "duplicate_pushed"
         case multipleTerminal = "multiple_terminal"
+        case multipleLoaded = "multiple_loaded"
+        case loadedByOtherClient = "loaded_by_other_client"
+        case loadedAfterDeadline = "loaded_after_deadline"
+        case consumedWithoutTicket = "consumed_without_ticket"
         case consumedByOtherClient = "consumed_by_other_client"
         case consumedAfterDeadline = "consumed_after_deadline"
         case expiredBeforeDeadline = "expired_before_deadline"
@@ -85,21 +92,33 @@ public struct Auditor: Sendable {
         firstPush = min(firstPush, pushed.at)
         lastPush = max(lastPush, pushed.at)
 
+        // A loaded request is bound to its client, loaded within the request lifetime, and from then on lives until
+        // the interaction deadline and may only be consumed through its ticket.
+        let loads = events.filter { $0.kind == .loaded }
+        if loads.count > 1 { violation(.multipleLoaded) }
+        let loaded = loads.first
+        if let loaded {
+            if loaded.clientID != pushed.clientID { violation(.loadedByOtherClient) }
+            if loaded.at > pushed.deadline { violation(.loadedAfterDeadline) }
+        }
+        let deadline = loaded?.deadline ?? pushed.deadline
+
         let terminals = events.filter { $0.kind.isTerminal }
         if terminals.count > 1 { violation(.multipleTerminal) }
         for terminal in terminals {
             switch terminal.kind {
             case .consumed:
                 if terminal.clientID != pushed.clientID { violation(.consumedByOtherClient) }
-                if terminal.at > pushed.deadline { violation(.consumedAfterDeadline) }
+                if terminal.at > deadline { violation(.consumedAfterDeadline) }
+                if let loaded, terminal.ticketHash != loaded.ticketHash { violation(.consumedWithoutTicket) }
                 latencies.append(terminal.at - pushed.at)
             case .expired:
-                if terminal.at < pushed.deadline { violation(.expiredBeforeDeadline) }
-            case .pushed, .refused:
+                if terminal.at < deadline { violation(.expiredBeforeDeadline) }
+            case .pushed, .loaded, .refused:
                 break
             }
         }
-        if terminals.isEmpty && pushed.deadline + settle < now { violation(.missingTerminal) }
+        if terminals.isEmpty && deadline + settle < now { violation(.missingTerminal) }
     }
 
     /// The report of everything replayed so far.

@@ -23,13 +23,31 @@ public struct Client: Sendable, Equatable {
     public var redirectURIs: [String]
     /// The scope values this client may request.
     public var scopes: Set<String>
+    /// Push to first use, when it differs from the node's (below 600 s).
+    public var requestLifetime: Duration?
+    /// Load to redemption (login, MFA, consent), when it differs from the node's.
+    public var interactionLifetime: Duration?
+    /// Whether `/authorize` refuses this client's requests that were not pushed (RFC 9126 §6).
+    public var requiresPushedRequests: Bool
 
-    public init(id: String, authMethod: ClientAuthMethod, secretHash: [UInt8]?, redirectURIs: [String], scopes: Set<String>) {
+    public init(
+        id: String,
+        authMethod: ClientAuthMethod,
+        secretHash: [UInt8]?,
+        redirectURIs: [String],
+        scopes: Set<String>,
+        requestLifetime: Duration? = nil,
+        interactionLifetime: Duration? = nil,
+        requiresPushedRequests: Bool = false
+    ) {
         self.id = id
         self.authMethod = authMethod
         self.secretHash = secretHash
         self.redirectURIs = redirectURIs
         self.scopes = scopes
+        self.requestLifetime = requestLifetime
+        self.interactionLifetime = interactionLifetime
+        self.requiresPushedRequests = requiresPushedRequests
     }
 
     /// Whether `secret` is this client's secret, compared in constant time.

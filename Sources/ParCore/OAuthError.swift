@@ -16,6 +16,8 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let requestNotSupported = Code(rawValue: "request_not_supported")
         public static let invalidRequestURI = Code(rawValue: "invalid_request_uri")
         public static let invalidToken = Code(rawValue: "invalid_token")
+        public static let invalidTicket = Code(rawValue: "invalid_ticket")
+        public static let accessDenied = Code(rawValue: "access_denied")
         public static let temporarilyUnavailable = Code(rawValue: "temporarily_unavailable")
         public static let serverError = Code(rawValue: "server_error")
     }

@@ -2,6 +2,9 @@
 public enum EventKind: String, Sendable, CaseIterable, Codable {
     /// The request was pushed; carries the parameters and the deadline.
     case pushed
+    /// The request was first loaded at the authorization endpoint, bound to one user agent; its deadline is the
+    /// interaction deadline.
+    case loaded
     /// Terminal: redeemed by its client before its deadline.
     case consumed
     /// Terminal: its deadline passed without redemption.
@@ -14,6 +17,7 @@ public enum EventKind: String, Sendable, CaseIterable, Codable {
     public var slot: Int? {
         switch self {
         case .pushed: 0
+        case .loaded: 1
         case .consumed, .expired: 2
         case .refused: nil
         }
@@ -23,8 +27,8 @@ public enum EventKind: String, Sendable, CaseIterable, Codable {
     public var isTerminal: Bool { slot == 2 }
 }
 
-/// Why a redemption was refused; the `reason` the AS sees.
-public enum RedemptionRefusal: String, Sendable, CaseIterable, Codable {
+/// Why a load, a ticket or a redemption was refused: the `reason` callers see.
+public enum RefusalReason: String, Error, Sendable, CaseIterable, Codable {
     /// No request with this `request_uri` was ever pushed (or it was not issued by ParStore).
     case unknown
     /// The request's deadline has passed.
@@ -33,6 +37,8 @@ public enum RedemptionRefusal: String, Sendable, CaseIterable, Codable {
     case alreadyUsed = "already_used"
     /// The request was pushed by another client; it stays redeemable by its own.
     case wrongClient = "wrong_client"
+    /// The request is bound to another user agent.
+    case wrongUserAgent = "wrong_user_agent"
 
     /// The error the backend API answers with.
     public var error: OAuthError {
@@ -42,6 +48,7 @@ public enum RedemptionRefusal: String, Sendable, CaseIterable, Codable {
             case .expired: "The request_uri has expired."
             case .alreadyUsed: "The request_uri was already used."
             case .wrongClient: "The request_uri was not issued to this client."
+            case .wrongUserAgent: "The request is being used in another browser."
             }
         return OAuthError(.invalidRequestURI, sentence, reason: rawValue)
     }
@@ -69,5 +76,5 @@ public struct RedeemedRequest: Sendable, Equatable {
 /// The outcome of one redemption attempt.
 public enum RedemptionResult: Sendable, Equatable {
     case redeemed(RedeemedRequest)
-    case refused(RedemptionRefusal)
+    case refused(RefusalReason)
 }

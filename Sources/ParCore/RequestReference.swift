@@ -36,19 +36,10 @@ public struct RequestReference: Sendable, Hashable {
         let parts = reference.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == Self.version, let day = PartitionDay(compact: parts[1]),
             parts[2].utf8.count == Self.randomLength,
-            parts[2].utf8.allSatisfy(Self.isBase64URL)
+            parts[2].utf8.allSatisfy(Secret.isBase64URL)
         else { return nil }
         self.value = String(reference)
         self.day = day
-    }
-
-    private static func isBase64URL(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-            UInt8(ascii: "-"), UInt8(ascii: "_"):
-            true
-        default: false
-        }
     }
 
     /// The full `request_uri` handed to the client.

@@ -59,6 +59,16 @@ public enum Secret {
         return out
     }
 
+    /// Whether a byte is in the base64url alphabet (RFC 4648 §5).
+    static func isBase64URL(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "_"):
+            true
+        default: false
+        }
+    }
+
     /// The value of one hexadecimal digit.
     static func nibble(_ byte: UInt8) -> UInt8? {
         switch byte {

@@ -27,7 +27,8 @@ public struct AuditReader {
         try connection.execute(
             """
             DECLARE audit_events NO SCROLL CURSOR FOR
-            SELECT encode(e.request_id, 'hex'), e.kind, e.client_id, extract(epoch FROM e.at), extract(epoch FROM e.deadline)
+            SELECT encode(e.request_id, 'hex'), e.kind, e.client_id, extract(epoch FROM e.at), extract(epoch FROM e.deadline),
+                   encode(e.ticket_hash, 'hex')
             FROM par_events e
             WHERE (e.day, e.request_id) IN (SELECT DISTINCT day, request_id FROM par_events
                                             WHERE at >= coalesce($1::timestamptz, '-infinity')
@@ -46,7 +47,8 @@ public struct AuditReader {
                     kind: kind,
                     clientID: row[2] ?? "",
                     at: Double(row[3] ?? "") ?? 0,
-                    deadline: Double(row[4] ?? "") ?? 0
+                    deadline: Double(row[4] ?? "") ?? 0,
+                    ticketHash: row[5]
                 )
                 if let last = current.last, last.requestID != id {
                     auditor.replay(request: current)

@@ -5,7 +5,11 @@ public import ParCore
 /// The command-line tool changes it with a connection of its own; nodes read it through
 /// ``PostgresEventStore`` and reload only when `parstore_registry_version` moved.
 public enum ClientRegistry {
-    static let selectAll = "SELECT client_id, auth_method, encode(secret_hash, 'hex'), redirect_uris, scopes FROM parstore_clients ORDER BY client_id"
+    static let selectAll = """
+        SELECT client_id, auth_method, encode(secret_hash, 'hex'), redirect_uris, scopes, request_lifetime_seconds,
+               interaction_lifetime_seconds, require_pushed_authorization_requests
+        FROM parstore_clients ORDER BY client_id
+        """
 
     /// The registry's version, bumped by every change.
     public static func version(in store: PostgresEventStore) async throws -> Int64 {
@@ -32,12 +36,16 @@ public enum ClientRegistry {
         do {
             try connection.execute(
                 """
-                INSERT INTO parstore_clients (client_id, auth_method, secret_hash, redirect_uris, scopes)
-                VALUES ($1, $2, decode($3, 'hex'), $4::text[], $5::text[])
+                INSERT INTO parstore_clients (client_id, auth_method, secret_hash, redirect_uris, scopes,
+                    request_lifetime_seconds, interaction_lifetime_seconds, require_pushed_authorization_requests)
+                VALUES ($1, $2, decode($3, 'hex'), $4::text[], $5::text[], $6::integer, $7::integer, $8::boolean)
                 """,
                 [
                     client.id, client.authMethod.rawValue, client.secretHash.map(Secret.hex),
                     PostgresArray.literal(client.redirectURIs), PostgresArray.literal(client.scopes.sorted()),
+                    client.requestLifetime.map { String($0.components.seconds) },
+                    client.interactionLifetime.map { String($0.components.seconds) },
+                    client.requiresPushedRequests ? "true" : "false",
                 ]
             )
         } catch {
@@ -62,7 +70,10 @@ public enum ClientRegistry {
             authMethod: method,
             secretHash: row[2].flatMap(Secret.bytes(fromHex:)),
             redirectURIs: PostgresArray.parse(row[3] ?? "{}"),
-            scopes: Set(PostgresArray.parse(row[4] ?? "{}"))
+            scopes: Set(PostgresArray.parse(row[4] ?? "{}")),
+            requestLifetime: row[5].flatMap { Int($0) }.map { .seconds($0) },
+            interactionLifetime: row[6].flatMap { Int($0) }.map { .seconds($0) },
+            requiresPushedRequests: row[7] == "t"
         )
     }
 }

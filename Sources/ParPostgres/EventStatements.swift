@@ -29,14 +29,15 @@ enum EventStatements {
             FROM unnest($1::date[], $2::text[], $3::text[]) WITH ORDINALITY AS t(day, rid, client_id, ord)
         ), candidates AS (
             SELECT i.ord, i.day, i.request_id, i.client_id, p.client_id AS owner, p.deadline, p.at AS pushed_at,
-                   p.payload, t.kind AS terminal
+                   p.payload, t.kind AS terminal, l.request_id IS NOT NULL AS loaded
             FROM input i
             LEFT JOIN par_events p ON p.day = i.day AND p.request_id = i.request_id AND p.slot = 0
+            LEFT JOIN par_events l ON l.day = i.day AND l.request_id = i.request_id AND l.slot = 1
             LEFT JOIN par_events t ON t.day = i.day AND t.request_id = i.request_id AND t.slot = 2
         ), winners AS (
             SELECT DISTINCT ON (day, request_id) ord, day, request_id, client_id, deadline
             FROM candidates
-            WHERE owner = client_id AND deadline > now() AND terminal IS NULL
+            WHERE owner = client_id AND deadline > now() AND terminal IS NULL AND NOT loaded
             ORDER BY day, request_id, ord
         ), consumed AS (
             INSERT INTO par_events (day, request_id, slot, kind, client_id, deadline, node_id)
@@ -48,7 +49,7 @@ enum EventStatements {
                     WHEN c.owner <> c.client_id THEN 'wrong_client'
                     WHEN w.ord = c.ord AND k.request_id IS NOT NULL THEN 'consumed'
                     WHEN c.terminal = 'expired' THEN 'expired'
-                    WHEN c.terminal IS NOT NULL THEN 'already_used'
+                    WHEN c.terminal IS NOT NULL OR c.loaded THEN 'already_used'
                     WHEN c.deadline <= now() THEN 'expired'
                     ELSE 'already_used' END,
                c.payload::text,
@@ -58,5 +59,109 @@ enum EventStatements {
         LEFT JOIN winners w ON w.day = c.day AND w.request_id = c.request_id
         LEFT JOIN consumed k ON k.day = c.day AND k.request_id = c.request_id
         ORDER BY c.ord
+        """
+
+    static let loadName = "parstore_load"
+    /// The load: binds each request to a user agent at most once — only for the client that pushed it, before its
+    /// request deadline, while it has no terminal event — with the interaction deadline from PostgreSQL's clock.
+    /// For every input it says `loaded` (this call bound it), `reloaded` (bound to this same user agent and still
+    /// within its interaction lifetime), a refusal, or `retry` when it lost a race whose winner this statement's
+    /// snapshot cannot see yet (the caller runs it again).
+    static let load = """
+        WITH input AS (
+            SELECT t.day, decode(t.rid, 'hex') AS request_id, t.client_id, decode(t.binding, 'hex') AS binding_hash,
+                   decode(t.ticket, 'hex') AS ticket_hash, t.interaction_ms, t.ord
+            FROM unnest($1::date[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) WITH ORDINALITY
+                 AS t(day, rid, client_id, binding, ticket, interaction_ms, ord)
+        ), candidates AS (
+            SELECT i.*, p.client_id AS owner, p.deadline, l.binding_hash AS bound_to, l.deadline AS interaction_deadline,
+                   t.kind AS terminal
+            FROM input i
+            LEFT JOIN par_events p ON p.day = i.day AND p.request_id = i.request_id AND p.slot = 0
+            LEFT JOIN par_events l ON l.day = i.day AND l.request_id = i.request_id AND l.slot = 1
+            LEFT JOIN par_events t ON t.day = i.day AND t.request_id = i.request_id AND t.slot = 2
+        ), winners AS (
+            SELECT DISTINCT ON (day, request_id) ord, day, request_id, client_id, binding_hash, ticket_hash, interaction_ms
+            FROM candidates
+            WHERE owner = client_id AND deadline > now() AND terminal IS NULL AND bound_to IS NULL
+            ORDER BY day, request_id, ord
+        ), loaded AS (
+            INSERT INTO par_events (day, request_id, slot, kind, client_id, deadline, node_id, binding_hash, ticket_hash)
+            SELECT day, request_id, 1, 'loaded', client_id, now() + interaction_ms * interval '1 millisecond', $7,
+                   binding_hash, ticket_hash
+            FROM winners
+            ON CONFLICT (day, request_id, slot) DO NOTHING
+            RETURNING day, request_id
+        )
+        SELECT CASE WHEN c.owner IS NULL THEN 'unknown'
+                    WHEN c.owner <> c.client_id THEN 'wrong_client'
+                    WHEN w.ord = c.ord AND k.request_id IS NOT NULL THEN 'loaded'
+                    WHEN c.terminal = 'expired' THEN 'expired'
+                    WHEN c.terminal IS NOT NULL THEN 'already_used'
+                    WHEN c.bound_to = c.binding_hash AND c.interaction_deadline > now() THEN 'reloaded'
+                    WHEN c.bound_to = c.binding_hash THEN 'expired'
+                    WHEN c.bound_to IS NOT NULL THEN 'wrong_user_agent'
+                    WHEN c.deadline <= now() THEN 'expired'
+                    ELSE 'retry' END
+        FROM candidates c
+        LEFT JOIN winners w ON w.day = c.day AND w.request_id = c.request_id
+        LEFT JOIN loaded k ON k.day = c.day AND k.request_id = c.request_id
+        ORDER BY c.ord
+        """
+
+    static let redeemTicketName = "parstore_redeem_ticket"
+    /// The final consumption of a loaded request through its ticket, before the interaction deadline: the same
+    /// arbiter as ``consume`` (one terminal event per request), keyed by the ticket's hash.
+    static let redeemTicket = """
+        WITH input AS (
+            SELECT t.day, decode(t.ticket, 'hex') AS ticket_hash, t.ord
+            FROM unnest($1::date[], $2::text[]) WITH ORDINALITY AS t(day, ticket, ord)
+        ), candidates AS (
+            SELECT i.ord, i.day, i.ticket_hash, l.request_id, l.client_id, l.deadline, p.at AS pushed_at, p.payload,
+                   t.kind AS terminal
+            FROM input i
+            LEFT JOIN par_events l ON l.day = i.day AND l.ticket_hash = i.ticket_hash AND l.slot = 1
+            LEFT JOIN par_events p ON p.day = i.day AND p.request_id = l.request_id AND p.slot = 0
+            LEFT JOIN par_events t ON t.day = i.day AND t.request_id = l.request_id AND t.slot = 2
+        ), winners AS (
+            SELECT DISTINCT ON (day, request_id) ord, day, request_id, client_id, deadline, ticket_hash
+            FROM candidates
+            WHERE request_id IS NOT NULL AND deadline > now() AND terminal IS NULL
+            ORDER BY day, request_id, ord
+        ), consumed AS (
+            INSERT INTO par_events (day, request_id, slot, kind, client_id, deadline, node_id, ticket_hash)
+            SELECT day, request_id, 2, 'consumed', client_id, deadline, $3, ticket_hash FROM winners
+            ON CONFLICT (day, request_id, slot) DO NOTHING
+            RETURNING day, request_id
+        )
+        SELECT CASE WHEN c.request_id IS NULL THEN 'unknown'
+                    WHEN w.ord = c.ord AND k.request_id IS NOT NULL THEN 'consumed'
+                    WHEN c.terminal = 'expired' THEN 'expired'
+                    WHEN c.terminal IS NOT NULL THEN 'already_used'
+                    WHEN c.deadline <= now() THEN 'expired'
+                    ELSE 'already_used' END,
+               c.payload::text,
+               (extract(epoch FROM c.pushed_at) * 1000)::bigint,
+               (extract(epoch FROM c.deadline) * 1000)::bigint,
+               c.client_id
+        FROM candidates c
+        LEFT JOIN winners w ON w.day = c.day AND w.request_id = c.request_id
+        LEFT JOIN consumed k ON k.day = c.day AND k.request_id = c.request_id
+        ORDER BY c.ord
+        """
+
+    /// Reads the request behind a ticket without changing anything.
+    static let readTicket = """
+        SELECT CASE WHEN t.kind = 'expired' THEN 'expired'
+                    WHEN t.kind IS NOT NULL THEN 'already_used'
+                    WHEN l.deadline <= now() THEN 'expired'
+                    ELSE 'live' END,
+               l.client_id, p.payload::text,
+               (extract(epoch FROM p.at) * 1000)::bigint, (extract(epoch FROM l.at) * 1000)::bigint,
+               (extract(epoch FROM l.deadline) * 1000)::bigint
+        FROM par_events l
+        JOIN par_events p ON p.day = l.day AND p.request_id = l.request_id AND p.slot = 0
+        LEFT JOIN par_events t ON t.day = l.day AND t.request_id = l.request_id AND t.slot = 2
+        WHERE l.day = $1::date AND l.ticket_hash = decode($2, 'hex') AND l.slot = 1
         """
 }

@@ -35,6 +35,8 @@ public final class PostgresEventStore: Sendable {
 
     private let appender: BatchingWorker<PGConnection, EventRecord, AppendResult>
     private let arbiter: BatchingWorker<PGConnection, ConsumeRequest, RedemptionResult>
+    private let loader: BatchingWorker<PGConnection, LoadRequest, LoadOutcome>
+    private let ticketArbiter: BatchingWorker<PGConnection, Ticket, RedemptionResult>
     private let general: BatchingWorker<PGConnection, Query, PGRows>
     private let configuration: Configuration
 
@@ -55,6 +57,18 @@ public final class PostgresEventStore: Sendable {
             configuration,
             batchObserver
         ) { connection, requests in Self.consume(requests, nodeID: nodeID, on: connection) }
+        loader = Self.groupCommitWorker(
+            "load",
+            statement: (EventStatements.loadName, EventStatements.load),
+            configuration,
+            batchObserver
+        ) { connection, loads in Self.load(loads, nodeID: nodeID, on: connection) }
+        ticketArbiter = Self.groupCommitWorker(
+            "ticket",
+            statement: (EventStatements.redeemTicketName, EventStatements.redeemTicket),
+            configuration,
+            batchObserver
+        ) { connection, tickets in Self.redeem(tickets, nodeID: nodeID, on: connection) }
         general = BatchingWorker(
             name: "pg-general",
             maxBatchSize: 16,
@@ -91,6 +105,8 @@ public final class PostgresEventStore: Sendable {
     public func shutdown() async {
         await appender.shutdown()
         await arbiter.shutdown()
+        await loader.shutdown()
+        await ticketArbiter.shutdown()
         await general.shutdown()
     }
 
@@ -102,6 +118,41 @@ public final class PostgresEventStore: Sendable {
     /// Consumes a request through the arbiter; resumes once the outcome is committed.
     public func consume(_ request: ConsumeRequest) async throws -> RedemptionResult {
         try await arbiter.submit(request)
+    }
+
+    /// Loads a request for a user agent; resumes once the `loaded` event (if any) is committed.
+    public func load(_ request: LoadRequest) async throws -> LoadResult {
+        // A lost race is decided by the winner's row, which a statement started before its commit cannot see.
+        for _ in 0..<5 {
+            if case .decided(let result) = try await loader.submit(request) { return result }
+        }
+        throw PGError(sqlState: "40001", message: "the load kept losing races")
+    }
+
+    /// Consumes a loaded request through its ticket; resumes once the outcome is committed.
+    public func redeem(_ ticket: Ticket) async throws -> RedemptionResult {
+        try await ticketArbiter.submit(ticket)
+    }
+
+    /// The request behind a ticket, or why there is none; changes nothing.
+    public func read(_ ticket: Ticket) async throws -> Result<TicketedRequest, RefusalReason> {
+        guard let row = try await query(EventStatements.readTicket, [ticket.day.description, Secret.hex(ticket.hash)]).rows.first else {
+            return .failure(.unknown)
+        }
+        switch row[0] {
+        case "live":
+            return .success(
+                TicketedRequest(
+                    clientID: row[1] ?? "",
+                    parametersJSON: row[2] ?? "{}",
+                    pushedAtMillis: Int64(row[3] ?? "") ?? 0,
+                    loadedAtMillis: Int64(row[4] ?? "") ?? 0,
+                    expiresAtMillis: Int64(row[5] ?? "") ?? 0
+                )
+            )
+        case "expired": return .failure(.expired)
+        default: return .failure(.alreadyUsed)
+        }
     }
 
     /// Runs one statement on the general-purpose connection.
@@ -199,6 +250,52 @@ public final class PostgresEventStore: Sendable {
             return zip(requests, rows.rows).map { request, row in .success(RedemptionResult(arbiterRow: row, clientID: request.clientID)) }
         } catch {
             return requests.map { _ in .failure(error) }
+        }
+    }
+    @available(*, noasync)
+    private static func load(_ requests: [LoadRequest], nodeID: String, on connection: PGConnection) -> [Result<LoadOutcome, any Error>] {
+        do {
+            let rows = try connection.executePrepared(
+                EventStatements.loadName,
+                [
+                    PostgresArray.literal(requests.map { $0.reference.day.description }),
+                    PostgresArray.literal(requests.map { $0.reference.requestIDHex }),
+                    PostgresArray.literal(requests.map { $0.clientID }),
+                    PostgresArray.literal(requests.map { Secret.hex($0.binding.hash) }),
+                    PostgresArray.literal(requests.map { Secret.hex($0.ticket.hash) }),
+                    PostgresArray.literal(requests.map { String($0.interactionLifetime.milliseconds) }),
+                    nodeID,
+                ]
+            )
+            guard rows.rows.count == requests.count else {
+                throw PGError(sqlState: "XX000", message: "the load returned \(rows.rows.count) rows for \(requests.count) requests")
+            }
+            return zip(requests, rows.rows).map { request, row in
+                switch row[0] {
+                case "loaded": .success(.decided(.loaded(request.ticket)))
+                case "reloaded": .success(.decided(.reloaded(request.ticket)))
+                case "retry": .success(.retry)
+                default: .success(.decided(.refused(row[0].flatMap(RefusalReason.init(rawValue:)) ?? .unknown)))
+                }
+            }
+        } catch {
+            return requests.map { _ in .failure(error) }
+        }
+    }
+
+    @available(*, noasync)
+    private static func redeem(_ tickets: [Ticket], nodeID: String, on connection: PGConnection) -> [Result<RedemptionResult, any Error>] {
+        do {
+            let rows = try connection.executePrepared(
+                EventStatements.redeemTicketName,
+                [PostgresArray.literal(tickets.map { $0.day.description }), PostgresArray.literal(tickets.map { Secret.hex($0.hash) }), nodeID]
+            )
+            guard rows.rows.count == tickets.count else {
+                throw PGError(sqlState: "XX000", message: "the arbiter returned \(rows.rows.count) rows for \(tickets.count) tickets")
+            }
+            return rows.rows.map { row in .success(RedemptionResult(arbiterRow: row, clientID: row[4] ?? "")) }
+        } catch {
+            return tickets.map { _ in .failure(error) }
         }
     }
 }

@@ -18,6 +18,18 @@ public struct NodeConfiguration: Sendable {
     /// How long a pushed request may wait for its first use (`PARSTORE_REQUEST_TTL`). Default 60 s; it must be
     /// below 600 s (FAPI 2.0).
     public var requestLifetime: Duration = .seconds(60)
+    /// How long a loaded request may take to be redeemed: login, MFA, consent (`PARSTORE_INTERACTION_TTL`).
+    /// Default 10 minutes; clients may have their own.
+    public var interactionLifetime: Duration = .seconds(600)
+    /// The authorization server's login and consent UI; `/authorize` sends the browser there with a `ticket`
+    /// (`PARSTORE_INTERACTION_URL`). Default `<issuer>/interaction`.
+    public var interactionURL: String?
+    /// Whether `/authorize` refuses every request that was not pushed (`PARSTORE_REQUIRE_PAR`). Default false
+    /// (then only clients registered with the requirement are refused).
+    public var requirePushedAuthorizationRequests = false
+    /// Whether the binding cookie is `Secure` (`PARSTORE_COOKIE_SECURE`). Default: true unless the issuer is
+    /// plain `http://` (development).
+    public var cookieSecure: Bool?
     /// Written into every event (`PARSTORE_NODE_ID`). Default: the host name and process id.
     public var nodeID: String
     /// The largest accepted body of `POST /par` (`PARSTORE_MAX_BODY`). Default 64 KiB; larger is 413.
@@ -49,12 +61,24 @@ public struct NodeConfiguration: Sendable {
         self.nodeID = nodeID
     }
 
+    /// Where `/authorize` sends the browser.
+    public var resolvedInteractionURL: String { interactionURL ?? issuer + "/interaction" }
+
+    /// Whether the binding cookie carries `Secure`.
+    public var resolvedCookieSecure: Bool { cookieSecure ?? !issuer.lowercased().hasPrefix("http://") }
+
     /// Checks the values against each other.
     ///
     /// - Throws: ``ConfigurationError`` naming the setting.
     public func validate() throws(ConfigurationError) {
         guard requestLifetime >= .seconds(1), requestLifetime < Self.maximumRequestLifetime else {
             throw ConfigurationError("PARSTORE_REQUEST_TTL must be at least 1 second and below 600 seconds")
+        }
+        guard interactionLifetime >= .seconds(1), interactionLifetime <= .seconds(86_400) else {
+            throw ConfigurationError("PARSTORE_INTERACTION_TTL must be between 1 second and 1 day")
+        }
+        guard resolvedInteractionURL.hasPrefix("https://") || resolvedInteractionURL.hasPrefix("http://") else {
+            throw ConfigurationError("PARSTORE_INTERACTION_URL must be an absolute http(s) URL")
         }
         guard apiKey.utf8.count >= 16 else { throw ConfigurationError("PARSTORE_API_KEY must have at least 16 characters") }
         guard (1...65535).contains(port) else { throw ConfigurationError("PARSTORE_PORT must be between 1 and 65535") }

@@ -45,6 +45,9 @@ public struct NodeMetrics: Sendable {
 
     private static var pushes: MetricNameDescriptor { name("push", unit: "total", help: "POST /par answers by outcome.") }
     private static var redemptions: MetricNameDescriptor { name("redeem", unit: "total", help: "Redemption answers by outcome.") }
+    private static var authorizations: MetricNameDescriptor {
+        name("authorize", unit: "total", help: "/authorize answers by outcome (loaded, reloaded, a refusal reason).")
+    }
     private static var fallbacks: MetricNameDescriptor {
         name("redis_fallback", unit: "total", help: "Redemptions decided by PostgreSQL alone, by reason.")
     }
@@ -58,6 +61,11 @@ public struct NodeMetrics: Sendable {
     /// Counts a redemption by outcome: `redeemed`, a refusal reason, or an error code.
     func redeem(_ outcome: String) {
         registry.makeCounter(descriptor: Self.redemptions, labels: [("outcome", outcome)]).increment()
+    }
+
+    /// Counts an `/authorize` answer by outcome: `loaded`, `reloaded`, a refusal reason or an error code.
+    func authorize(_ outcome: String) {
+        registry.makeCounter(descriptor: Self.authorizations, labels: [("outcome", outcome)]).increment()
     }
 
     /// Counts a redemption answered by PostgreSQL because Redis could not (`not_found`, `unavailable`,

@@ -59,6 +59,7 @@ public struct ParStoreNode: Sendable {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: OAuthErrorMiddleware())
         PushEndpoint(clients: clients, lifecycle: lifecycle, configuration: configuration, metrics: metrics).register(on: router)
+        AuthorizeEndpoint(clients: clients, lifecycle: lifecycle, configuration: configuration, metrics: metrics).register(on: router)
         BackendEndpoint(lifecycle: lifecycle, metrics: metrics, apiKey: configuration.apiKey).register(on: router)
         OperationsEndpoint(postgres: postgres, redis: redis, metrics: metrics).register(on: router)
         return router

@@ -116,6 +116,42 @@ public final class RequestLifecycle: Sendable {
         }
     }
 
+    /// Loads a request at the authorization endpoint for the user agent holding `binding`.
+    ///
+    /// - Throws: 503 `temporarily_unavailable` when PostgreSQL cannot be reached: nothing is loaded.
+    public func load(_ request: LoadRequest) async throws(OAuthError) -> LoadResult {
+        let result: LoadResult
+        do {
+            result = try await postgres.load(request)
+        } catch {
+            throw storeFailure(error, operation: "load")
+        }
+        if case .refused(let reason) = result { await recordRefusal(reason, reference: request.reference, clientID: request.clientID) }
+        return result
+    }
+
+    /// Consumes a loaded request through its ticket: exactly one call ever gets `.redeemed` for a request.
+    ///
+    /// - Throws: 503 `temporarily_unavailable` when PostgreSQL cannot be reached (fail closed).
+    public func redeem(ticket text: String) async throws(OAuthError) -> RedemptionResult {
+        guard let ticket = Ticket(text) else { return .refused(.unknown) }
+        do {
+            return try await postgres.redeem(ticket)
+        } catch {
+            throw storeFailure(error, operation: "redeem-ticket")
+        }
+    }
+
+    /// The request behind a ticket, for the login and consent UI; changes nothing.
+    public func read(ticket text: String) async throws(OAuthError) -> Result<TicketedRequest, RefusalReason> {
+        guard let ticket = Ticket(text) else { return .failure(.unknown) }
+        do {
+            return try await postgres.read(ticket)
+        } catch {
+            throw storeFailure(error, operation: "read-ticket")
+        }
+    }
+
     /// Lets the arbiter decide alone, and records a refusal of a known request.
     private func arbitrate(_ consume: ConsumeRequest, reference: RequestReference) async throws(OAuthError) -> RedemptionResult {
         let outcome: RedemptionResult
@@ -128,9 +164,9 @@ public final class RequestLifecycle: Sendable {
         return outcome
     }
 
-    /// Appends a `refused` event for an attempt on a known request (reuse, wrong client, too late), so that
-    /// auditors see them. Unknown references are only counted: a flood of them must not become writes.
-    private func recordRefusal(_ reason: RedemptionRefusal, reference: RequestReference, clientID: String) async {
+    /// Appends a `refused` event for an attempt on a known request (reuse, wrong client, wrong user agent, too
+    /// late), so that auditors see them. Unknown references are only counted: a flood of them must not become writes.
+    private func recordRefusal(_ reason: RefusalReason, reference: RequestReference, clientID: String) async {
         guard reason != .unknown else { return }
         let record = EventRecord(
             day: reference.day,

@@ -20,6 +20,12 @@ struct Clients: ParsableCommand {
         var authMethod: String
         @Option(name: .customLong("redirect-uri"), help: "A redirect URI; repeat for several.") var redirectURIs: [String] = []
         @Option(help: "The scope values the client may request, space-separated.") var scope: String = ""
+        @Option(name: .customLong("request-lifetime"), help: "Push to first use, seconds (1-599). Default: the node's.")
+        var requestLifetime: Int?
+        @Option(name: .customLong("interaction-lifetime"), help: "Load to redemption, seconds (1-86400). Default: the node's.")
+        var interactionLifetime: Int?
+        @Flag(name: .customLong("require-par"), help: "Refuse this client's authorization requests that were not pushed.")
+        var requirePAR = false
         @Flag(help: "Print JSON.") var json = false
 
         func validate() throws {
@@ -28,6 +34,12 @@ struct Clients: ParsableCommand {
             }
             guard ClientAuthMethod(rawValue: authMethod) != nil else {
                 throw ValidationError("--auth-method must be client_secret_basic, client_secret_post or none")
+            }
+            if let requestLifetime, !(1...599).contains(requestLifetime) {
+                throw ValidationError("--request-lifetime must be 1 to 599 seconds (FAPI 2.0: below 600)")
+            }
+            if let interactionLifetime, !(1...86_400).contains(interactionLifetime) {
+                throw ValidationError("--interaction-lifetime must be 1 to 86400 seconds")
             }
             guard !redirectURIs.isEmpty else { throw ValidationError("at least one --redirect-uri is required") }
             for uri in redirectURIs {
@@ -45,7 +57,10 @@ struct Clients: ParsableCommand {
                 authMethod: method,
                 secretHash: secret.map(Secret.sha256),
                 redirectURIs: redirectURIs,
-                scopes: Set(scope.split(separator: " ").map(String.init))
+                scopes: Set(scope.split(separator: " ").map(String.init)),
+                requestLifetime: requestLifetime.map { .seconds($0) },
+                interactionLifetime: interactionLifetime.map { .seconds($0) },
+                requiresPushedRequests: requirePAR
             )
             let connection = try PGConnection(database.resolved(), applicationName: "parstore-clients")
             try ClientRegistry.add(client, on: connection)
@@ -97,6 +112,9 @@ struct Clients: ParsableCommand {
         auth_method:   \(client.authMethod.rawValue)
         redirect_uris: \(client.redirectURIs.joined(separator: " "))
         scope:         \(client.scopes.sorted().joined(separator: " "))
+        request_lifetime:     \(client.requestLifetime.map { "\($0.components.seconds) s" } ?? "node default")
+        interaction_lifetime: \(client.interactionLifetime.map { "\($0.components.seconds) s" } ?? "node default")
+        require_pushed_authorization_requests: \(client.requiresPushedRequests)
         """
     }
 
@@ -106,7 +124,10 @@ struct Clients: ParsableCommand {
             #""token_endpoint_auth_method":"# + JSONText.string(client.authMethod.rawValue),
             #""redirect_uris":["# + client.redirectURIs.map(JSONText.string).joined(separator: ",") + "]",
             #""scope":"# + JSONText.string(client.scopes.sorted().joined(separator: " ")),
+            #""require_pushed_authorization_requests":\#(client.requiresPushedRequests)"#,
         ]
+        if let lifetime = client.requestLifetime { pairs.append(#""request_lifetime":\#(lifetime.components.seconds)"#) }
+        if let lifetime = client.interactionLifetime { pairs.append(#""interaction_lifetime":\#(lifetime.components.seconds)"#) }
         if let secret { pairs.append(#""client_secret":"# + JSONText.string(secret)) }
         return "{" + pairs.joined(separator: ",") + "}"
     }

@@ -31,6 +31,26 @@ struct Serve: AsyncParsableCommand {
     var apiKey: String?
     @Option(name: .customLong("request-ttl"), help: "Request lifetime in seconds, 1 to 599. Env: PARSTORE_REQUEST_TTL. Default: 60.")
     var requestTTL: Int?
+    @Option(
+        name: .customLong("interaction-ttl"),
+        help: "Load-to-redemption lifetime in seconds (login, consent), up to 86400. Env: PARSTORE_INTERACTION_TTL. Default: 600."
+    )
+    var interactionTTL: Int?
+    @Option(
+        name: .customLong("interaction-url"),
+        help: "The AS's login UI; /authorize redirects there with a ticket. Env: PARSTORE_INTERACTION_URL. Default: <issuer>/interaction."
+    )
+    var interactionURL: String?
+    @Option(
+        name: .customLong("require-par"),
+        help: "Refuse every /authorize request without request_uri (true/false). Env: PARSTORE_REQUIRE_PAR. Default: false."
+    )
+    var requirePAR: Bool?
+    @Option(
+        name: .customLong("cookie-secure"),
+        help: "Mark the browser binding cookie Secure (true/false). Env: PARSTORE_COOKIE_SECURE. Default: true unless the issuer is http://."
+    )
+    var cookieSecure: Bool?
     @Option(name: .customLong("node-id"), help: "Node id written into every event. Env: PARSTORE_NODE_ID. Default: <hostname>-<pid>.")
     var nodeID: String?
     @Option(name: .customLong("max-body"), help: "Largest POST /par body in bytes. Env: PARSTORE_MAX_BODY. Default: 65536.")
@@ -90,6 +110,10 @@ struct Serve: AsyncParsableCommand {
         configuration.issuer = Settings.value(issuer, "PARSTORE_ISSUER") ?? "http://\(configuration.host):\(configuration.port)"
         if let seconds = try Settings.integer(requestTTL, "PARSTORE_REQUEST_TTL") { configuration.requestLifetime = .seconds(seconds) }
         if let bytes = try Settings.integer(maxBody, "PARSTORE_MAX_BODY") { configuration.maxBodySize = bytes }
+        if let seconds = try Settings.integer(interactionTTL, "PARSTORE_INTERACTION_TTL") { configuration.interactionLifetime = .seconds(seconds) }
+        configuration.interactionURL = Settings.value(interactionURL, "PARSTORE_INTERACTION_URL")
+        configuration.requirePushedAuthorizationRequests = try Settings.boolean(requirePAR, "PARSTORE_REQUIRE_PAR") ?? false
+        configuration.cookieSecure = try Settings.boolean(cookieSecure, "PARSTORE_COOKIE_SECURE")
         if let seconds = try Settings.integer(expiryGrace, "PARSTORE_EXPIRY_GRACE") { configuration.expiryGrace = .seconds(seconds) }
         if let seconds = try Settings.integer(sweepInterval, "PARSTORE_SWEEP_INTERVAL") { configuration.sweepInterval = .seconds(max(1, seconds)) }
         do {

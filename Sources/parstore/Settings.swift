@@ -18,6 +18,18 @@ enum Settings {
     }
 }
 
+extension Settings {
+    static func boolean(_ flag: Bool?, _ variable: String) throws -> Bool? {
+        if let flag { return flag }
+        guard let text = value(nil, variable)?.lowercased() else { return nil }
+        switch text {
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default: throw ValidationError("\(variable) must be true or false")
+        }
+    }
+}
+
 /// The database connection options shared by the commands that need only PostgreSQL.
 struct DatabaseOptions: ParsableArguments {
     @Option(name: .customLong("database-url"), help: "PostgreSQL URL or connection string. Env: PARSTORE_DATABASE_URL.")

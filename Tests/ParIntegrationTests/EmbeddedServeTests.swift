@@ -34,7 +34,8 @@ import Testing
         let apiKey = try value(after: "backend API key:")
         #expect(text.contains("curl -s -u 'demo:\(secret)'"))
         let redisPID = try #require(
-            pid_t(try String(contentsOfFile: folder + "/data/redis/redis.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+            pid_t(try String(contentsOfFile: folder + "/data/redis/redis.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))
+        )
         #expect(kill(redisPID, 0) == 0, "Redis runs")
 
         let http = HTTPClient(eventLoopGroupProvider: .singleton)

@@ -16,13 +16,18 @@ struct BackendEndpoint: Sendable {
         self.apiKeyHash = Secret.sha256(apiKey)
     }
 
+    /// Either `{"ticket"}` (after a browser load) or `{"client_id", "request_uri"}` (no browser face).
     private struct RedeemBody: Decodable {
-        var client_id: String
-        var request_uri: String
+        var ticket: String?
+        var client_id: String?
+        var request_uri: String?
     }
 
     func register<Context: RequestContext>(on router: Router<Context>) {
         router.post("v1/redeem") { request, _ in try await self.redeem(request) }
+        router.get("v1/tickets/{ticket}") { request, context in
+            try await self.readTicket(request, ticket: context.parameters.get("ticket") ?? "")
+        }
     }
 
     /// Checks `Authorization: Bearer <key>` in constant time.
@@ -45,10 +50,22 @@ struct BackendEndpoint: Sendable {
                 throw OAuthError.invalidRequest("The body must be application/json.")
             }
             let body = try await request.collectBody(upTo: Self.maxBodySize)
-            guard let input = try? JSONDecoder().decode(RedeemBody.self, from: Data(body)) else {
-                throw OAuthError.invalidRequest("The body must be a JSON object with string members client_id and request_uri.")
+            let input = try? JSONDecoder().decode(RedeemBody.self, from: Data(body))
+            let result: RedemptionResult
+            let refusalCode: OAuthError.Code
+            switch (input?.ticket, input?.client_id, input?.request_uri) {
+            case (let ticket?, nil, nil):
+                result = try await lifecycle.redeem(ticket: ticket)
+                refusalCode = .invalidTicket
+            case (nil, let clientID?, let requestURI?):
+                result = try await lifecycle.redeem(requestURI: requestURI, clientID: clientID)
+                refusalCode = .invalidRequestURI
+            default:
+                throw OAuthError.invalidRequest(
+                    "The body must be a JSON object with a string ticket, or with string client_id and request_uri."
+                )
             }
-            switch try await lifecycle.redeem(requestURI: input.request_uri, clientID: input.client_id) {
+            switch result {
             case .redeemed(let redeemed):
                 metrics.redeem("redeemed")
                 var json = #"{"client_id":"# + JSONText.string(redeemed.clientID)
@@ -59,10 +76,32 @@ struct BackendEndpoint: Sendable {
                 return OAuthResponses.json(.ok, json)
             case .refused(let reason):
                 metrics.redeem(reason.rawValue)
-                return OAuthResponses.error(reason.error)
+                var error = reason.error
+                error.code = refusalCode
+                return OAuthResponses.error(error)
             }
         } catch let error as OAuthError {
             metrics.redeem(error.code.rawValue)
+            return OAuthResponses.error(error)
+        }
+    }
+
+    /// `GET /v1/tickets/{ticket}`: the request behind a ticket, to render login and consent. Never consumes.
+    func readTicket(_ request: Request, ticket: String) async throws -> Response {
+        try authorize(request)
+        switch try await lifecycle.read(ticket: ticket) {
+        case .success(let found):
+            var json = #"{"client_id":"# + JSONText.string(found.clientID)
+            json += #","parameters":"# + found.parametersJSON
+            json += #","pushed_at":"# + JSONText.string(OAuthResponses.timestamp(millis: found.pushedAtMillis))
+            json += #","loaded_at":"# + JSONText.string(OAuthResponses.timestamp(millis: found.loadedAtMillis))
+            json += #","expires_at":"# + JSONText.string(OAuthResponses.timestamp(millis: found.expiresAtMillis))
+            json += "}"
+            return OAuthResponses.json(.ok, json)
+        case .failure(let reason):
+            var error = reason.error
+            error.code = .invalidTicket
+            error.status = 404
             return OAuthResponses.error(error)
         }
     }

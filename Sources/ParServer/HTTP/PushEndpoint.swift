@@ -55,8 +55,9 @@ struct PushEndpoint: Sendable {
         // RFC 9126 §2.1: (1) authenticate as the token endpoint would; (2) and (3) in the validator.
         let client = try authenticator.authenticate(authorization: request.headers[.authorization], form: form, lookup: clients.client)
         let pushed = try validator.validate(form, for: client)
-        let reference = try await lifecycle.push(pushed, lifetime: configuration.requestLifetime)
-        let expiresIn = configuration.requestLifetime.components.seconds
+        let lifetime = client.requestLifetime ?? configuration.requestLifetime
+        let reference = try await lifecycle.push(pushed, lifetime: lifetime)
+        let expiresIn = lifetime.components.seconds
         return OAuthResponses.json(
             .created,
             #"{"request_uri":"# + JSONText.string(reference.requestURI) + #","expires_in":\#(expiresIn)}"#

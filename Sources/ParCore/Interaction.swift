@@ -1,0 +1,79 @@
+/// The value of the `parstore_ua` cookie: 256 random bits that bind a loaded request to one user agent.
+///
+/// Only its SHA-256 is stored. One value serves every request the browser loads.
+public struct UserAgentBinding: Sendable, Hashable {
+    /// The cookie's name.
+    public static let cookieName = "parstore_ua"
+    public let value: String
+
+    /// A new binding for a browser that has none.
+    public static func make() -> UserAgentBinding { UserAgentBinding(value: Secret.random(byteCount: 32)) }
+
+    private init(value: String) { self.value = value }
+
+    /// A binding read back from the cookie; `nil` unless it is one ParStore could have set.
+    public init?(cookie: Substring) {
+        guard cookie.utf8.count == 43, cookie.utf8.allSatisfy(Secret.isBase64URL) else { return nil }
+        self.value = String(cookie)
+    }
+
+    /// What the `loaded` event stores.
+    public var hash: [UInt8] { Secret.sha256(value) }
+}
+
+/// The opaque ticket the authorization server's UI receives after a load: `t1.<yyyymmdd>.<43 base64url>`.
+///
+/// It is derived from the user agent's binding and the request reference, so a reload from the same browser
+/// yields the same ticket without storing it; it reveals neither (SHA-256). The day is the request's partition.
+public struct Ticket: Sendable, Hashable {
+    private static let version = "t1"
+    public let value: String
+    public let day: PartitionDay
+
+    /// The ticket of `reference` loaded by the user agent holding `binding`.
+    public init(binding: UserAgentBinding, reference: RequestReference) {
+        let digest = Secret.sha256("parstore-ticket\u{0}" + binding.value + "\u{0}" + reference.value)
+        self.day = reference.day
+        self.value = Self.version + "." + reference.day.compact + "." + Secret.base64URL(digest)
+    }
+
+    /// A ticket sent back by the authorization server; `nil` unless ParStore could have issued it.
+    public init?(_ text: String) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == Self.version, let day = PartitionDay(compact: parts[1]),
+            parts[2].utf8.count == 43, parts[2].utf8.allSatisfy(Secret.isBase64URL)
+        else { return nil }
+        self.value = text
+        self.day = day
+    }
+
+    /// What the `loaded` event stores and lookups use.
+    public var hash: [UInt8] { Secret.sha256(value) }
+}
+
+/// The outcome of loading a request at the authorization endpoint.
+public enum LoadResult: Sendable, Equatable {
+    /// First load: the request is now bound to this user agent.
+    case loaded(Ticket)
+    /// The same user agent again, within the interaction lifetime: the same ticket.
+    case reloaded(Ticket)
+    case refused(RefusalReason)
+}
+
+/// A loaded request as the authorization server's UI reads it through its ticket.
+public struct TicketedRequest: Sendable, Equatable {
+    public var clientID: String
+    public var parametersJSON: String
+    public var pushedAtMillis: Int64
+    public var loadedAtMillis: Int64
+    /// The interaction deadline: redeem before it.
+    public var expiresAtMillis: Int64
+
+    public init(clientID: String, parametersJSON: String, pushedAtMillis: Int64, loadedAtMillis: Int64, expiresAtMillis: Int64) {
+        self.clientID = clientID
+        self.parametersJSON = parametersJSON
+        self.pushedAtMillis = pushedAtMillis
+        self.loadedAtMillis = loadedAtMillis
+        self.expiresAtMillis = expiresAtMillis
+    }
+}

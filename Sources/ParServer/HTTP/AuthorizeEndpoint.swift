@@ -1,0 +1,153 @@
+import Hummingbird
+import ParCore
+import ParPostgres
+
+/// `GET /authorize` and `POST /authorize` (RFC 9126 §4): load a pushed request for this user agent and send the
+/// browser to the authorization server's login UI with a ticket.
+///
+/// The first load binds the request to the browser's `parstore_ua` cookie; a reload from the same browser gets the
+/// same ticket; any other browser is refused. Failures never redirect (the `redirect_uri` is not trusted before
+/// the request is resolved): an HTML page, or JSON when the caller accepts `application/json`. Parameters other
+/// than `client_id` and `request_uri` are ignored (RFC 9101 §6.3).
+struct AuthorizeEndpoint: Sendable {
+    let clients: ClientDirectory
+    let lifecycle: RequestLifecycle
+    let configuration: NodeConfiguration
+    let metrics: NodeMetrics
+    private static let maxBodySize = 16 * 1024
+
+    func register<Context: RequestContext>(on router: Router<Context>) {
+        router.get("authorize") { request, _ in await self.authorize(request) }
+        router.post("authorize") { request, _ in await self.authorize(request) }
+    }
+
+    func authorize(_ request: Request) async -> Response {
+        let wantsJSON = request.headers[values: .accept].contains { $0.lowercased().contains("application/json") }
+        do {
+            let (response, outcome) = try await handle(request)
+            metrics.authorize(outcome)
+            return response
+        } catch {
+            let error = (error as? OAuthError) ?? OAuthError(.serverError, "The request could not be processed.", status: 500)
+            metrics.authorize(error.reason ?? error.code.rawValue)
+            return wantsJSON ? OAuthResponses.error(error) : ErrorPage.response(error)
+        }
+    }
+
+    private func handle(_ request: Request) async throws -> (Response, String) {
+        let parameters = try await self.parameters(of: request)
+        let clientID = try parameters.single("client_id")
+        guard let requestURI = try parameters.single("request_uri") else {
+            let required = configuration.requirePushedAuthorizationRequests || clientID.flatMap(clients.client)?.requiresPushedRequests == true
+            throw OAuthError.invalidRequest(
+                required
+                    ? "Pushed authorization requests are required: send client_id and request_uri."
+                    : "This authorization endpoint serves pushed requests only: send client_id and request_uri."
+            )
+        }
+        guard let clientID else { throw OAuthError.invalidRequest("The client_id parameter is missing.") }
+        // RFC 9126 §7.4: the client's registration is checked again at use; a removed client's requests are dead.
+        guard let client = clients.client(clientID) else {
+            throw OAuthError(.invalidRequest, "The client is not registered.", reason: RefusalReason.wrongClient.rawValue)
+        }
+        guard let reference = RequestReference(requestURI: requestURI) else { throw Self.refusal(.unknown) }
+
+        let cookie = request.cookieValue(named: UserAgentBinding.cookieName).flatMap(UserAgentBinding.init(cookie:))
+        let binding = cookie ?? UserAgentBinding.make()
+        let load = LoadRequest(
+            reference: reference,
+            clientID: client.id,
+            binding: binding,
+            interactionLifetime: client.interactionLifetime ?? configuration.interactionLifetime
+        )
+        let ticket: Ticket
+        let outcome: String
+        switch try await lifecycle.load(load) {
+        case .loaded(let loaded): (ticket, outcome) = (loaded, "loaded")
+        case .reloaded(let reloaded): (ticket, outcome) = (reloaded, "reloaded")
+        case .refused(let reason): throw Self.refusal(reason)
+        }
+        let target = configuration.resolvedInteractionURL
+        var headers: HTTPFields = [
+            .location: target + (target.contains("?") ? "&" : "?") + "ticket=" + ticket.value,
+            .cacheControl: "no-store",
+        ]
+        if cookie == nil {
+            var attributes = "; Path=/authorize; HttpOnly; SameSite=Lax"
+            if configuration.resolvedCookieSecure { attributes += "; Secure" }
+            headers[.setCookie] = UserAgentBinding.cookieName + "=" + binding.value + attributes
+        }
+        return (Response(status: .seeOther, headers: headers), outcome)
+    }
+
+    /// The query (GET) or the form body (POST), parsed strictly: a repeated `client_id` or `request_uri` is refused.
+    private func parameters(of request: Request) async throws -> FormParameters {
+        if request.method == .post {
+            guard request.hasMediaType("application/x-www-form-urlencoded") else {
+                throw OAuthError.invalidRequest("The body must be application/x-www-form-urlencoded.")
+            }
+            return try FormParameters(parsing: try await request.collectBody(upTo: Self.maxBodySize))
+        }
+        return try FormParameters(parsing: Array((request.uri.query ?? "").utf8))
+    }
+
+    /// The error shown for a refused load: `invalid_request_uri` (RFC 9101 §6.2) for the request_uri itself,
+    /// `invalid_request` for the wrong client, `access_denied` for another browser.
+    static func refusal(_ reason: RefusalReason) -> OAuthError {
+        let code: OAuthError.Code =
+            switch reason {
+            case .unknown, .expired, .alreadyUsed: .invalidRequestURI
+            case .wrongClient: .invalidRequest
+            case .wrongUserAgent: .accessDenied
+            }
+        return OAuthError(code, reason.error.description, reason: reason.rawValue)
+    }
+}
+
+extension Request {
+    /// The value of a cookie, from every `Cookie` header.
+    func cookieValue(named name: String) -> Substring? {
+        for header in headers[values: .cookie] {
+            for pair in header.split(separator: ";") {
+                let trimmed = pair.drop { $0 == " " }
+                if let equals = trimmed.firstIndex(of: "="), trimmed[..<equals] == name {
+                    return trimmed[trimmed.index(after: equals)...]
+                }
+            }
+        }
+        return nil
+    }
+}
+
+/// The HTML page a browser sees when `/authorize` refuses: the error code and a sentence, never a redirect.
+enum ErrorPage {
+    static func response(_ error: OAuthError) -> Response {
+        let html = """
+            <!doctype html>
+            <html lang="en"><head><meta charset="utf-8"><meta name="robots" content="noindex">
+            <title>Sign-in request refused</title></head>
+            <body><main><h1>This sign-in request cannot continue</h1>
+            <p>\(escape(error.description))</p>
+            <p>Error: <code>\(escape(error.code.rawValue))</code>\(error.reason.map { " (<code>\(escape($0))</code>)" } ?? "")</p>
+            <p>Go back to the application and start again.</p></main></body></html>
+            """
+        var headers: HTTPFields = [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"]
+        if let retryAfter = error.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return Response(status: HTTPResponse.Status(code: error.status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    private static func escape(_ text: String) -> String {
+        var out = ""
+        for character in text {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+}
