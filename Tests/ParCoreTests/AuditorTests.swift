@@ -3,8 +3,47 @@ import ParCore
 import Testing
 
 @Suite struct AuditorTests {
-    private func event(_ id: String, _ kind: EventKind, _ client: String = "c", at: Double, deadline: Double = 100) -> AuditEvent {
-        AuditEvent(requestID: id, kind: kind, clientID: client, at: at, deadline: deadline)
+    private func event(
+        _ id: String,
+        _ kind: EventKind,
+        _ client: String = "c",
+        at: Double,
+        deadline: Double = 100,
+        ticket: String? = nil
+    ) -> AuditEvent {
+        AuditEvent(requestID: id, kind: kind, clientID: client, at: at, deadline: deadline, ticketHash: ticket)
+    }
+
+    @Test func loadedRequestsLiveUntilTheInteractionDeadlineAndEndOnlyThroughTheirTicket() {
+        var auditor = Auditor(settle: 30, now: 1000)
+        // Redeemed through its ticket after the request deadline, before the interaction deadline: fine.
+        auditor.replay(request: [
+            event("ok", .pushed, at: 10), event("ok", .loaded, at: 20, deadline: 600, ticket: "t"),
+            event("ok", .consumed, at: 300, deadline: 600, ticket: "t"),
+        ])
+        // Still within its interaction lifetime: no terminal event needed yet.
+        auditor.replay(request: [event("live", .pushed, at: 900, deadline: 960), event("live", .loaded, at: 910, deadline: 1500, ticket: "u")])
+        auditor.replay(request: [
+            event("twice", .pushed, at: 10), event("twice", .loaded, at: 20, deadline: 600), event("twice", .loaded, at: 21, deadline: 600),
+        ])
+        auditor.replay(request: [event("other", .pushed, at: 10), event("other", .loaded, "mallory", at: 20, deadline: 600)])
+        auditor.replay(request: [event("tardy", .pushed, at: 10), event("tardy", .loaded, at: 101, deadline: 600)])
+        auditor.replay(request: [
+            event("bypass", .pushed, at: 10), event("bypass", .loaded, at: 20, deadline: 600, ticket: "t"), event("bypass", .consumed, at: 30),
+        ])
+        auditor.replay(request: [
+            event("overdue", .pushed, at: 10), event("overdue", .loaded, at: 20, deadline: 600, ticket: "t"),
+            event("overdue", .consumed, at: 601, ticket: "t"),
+        ])
+        auditor.replay(request: [event("soon", .pushed, at: 10), event("soon", .loaded, at: 20, deadline: 600), event("soon", .expired, at: 200)])
+        let found = auditor.report().violations.map { "\($0.rule.rawValue) \($0.requestID)" }
+        #expect(
+            found == [
+                "multiple_loaded twice", "missing_terminal twice", "loaded_by_other_client other", "missing_terminal other",
+                "loaded_after_deadline tardy", "missing_terminal tardy", "consumed_without_ticket bypass",
+                "consumed_after_deadline overdue", "expired_before_deadline soon",
+            ]
+        )
     }
 
     @Test func aCleanLogHasNoViolationsAndReportsLatencies() {

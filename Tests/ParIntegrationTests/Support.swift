@@ -120,3 +120,55 @@ struct Scenario {
         return Scenario(servers: servers, database: database, clientID: clientID, secret: secret, node: node)
     }
 }
+
+/// A browser's view of one `/authorize` answer.
+struct AuthorizeAnswer {
+    var status: HTTPResponse.Status
+    var location: String?
+    var setCookie: String?
+    var body: String
+    var contentType: String?
+
+    /// The ticket in the `Location` header.
+    var ticket: String? {
+        location.flatMap { URLComponents(string: $0)?.queryItems?.first { $0.name == "ticket" }?.value }
+    }
+
+    /// The `parstore_ua=…` pair to send back, from `Set-Cookie`.
+    var cookie: String? { setCookie.flatMap { $0.split(separator: ";").first.map(String.init) } }
+}
+
+extension TestClientProtocol {
+    /// `GET /authorize?client_id=…&request_uri=…` as a browser sends it, with its cookie if it has one.
+    func authorize(_ clientID: String, _ requestURI: String, cookie: String? = nil, accept: String? = nil) async throws -> AuthorizeAnswer {
+        var query = URLComponents()
+        query.queryItems = [URLQueryItem(name: "client_id", value: clientID), URLQueryItem(name: "request_uri", value: requestURI)]
+        var headers: HTTPFields = [:]
+        if let cookie { headers[.cookie] = cookie }
+        if let accept { headers[.accept] = accept }
+        let response = try await execute(uri: "/authorize?" + (query.percentEncodedQuery ?? ""), method: .get, headers: headers)
+        return AuthorizeAnswer(
+            status: response.status,
+            location: response.headers[.location],
+            setCookie: response.headers[.setCookie],
+            body: String(buffer: response.body),
+            contentType: response.headers[.contentType]
+        )
+    }
+
+    /// `POST /v1/redeem` with a ticket.
+    func redeem(ticket: String) async throws -> TestResponse {
+        let body = try JSONSerialization.data(withJSONObject: ["ticket": ticket])
+        return try await execute(
+            uri: "/v1/redeem",
+            method: .post,
+            headers: [.contentType: "application/json", .authorization: "Bearer \(TestNodes.apiKey)"],
+            body: ByteBuffer(bytes: body)
+        )
+    }
+
+    /// `GET /v1/tickets/{ticket}`.
+    func readTicket(_ ticket: String) async throws -> TestResponse {
+        try await execute(uri: "/v1/tickets/\(ticket)", method: .get, headers: [.authorization: "Bearer \(TestNodes.apiKey)"])
+    }
+}
