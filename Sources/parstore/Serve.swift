@@ -215,6 +215,13 @@ struct Embedded: Sendable {
 
             3. Redeem it again: refused with "reason":"already_used". Metrics: \(base)/metrics
 
+            4. The browser flow: push a new request, then open (or curl -i -c jar) \(base)/authorize?client_id=\(Self.demoClientID)&request_uri=<request_uri>
+               It answers 303 to \(configuration.resolvedInteractionURL) with a ticket; the AS then reads and redeems it:
+
+              curl -s \(base)/v1/tickets/<ticket> -H 'Authorization: Bearer \(configuration.apiKey)'
+              curl -s \(base)/v1/redeem -H 'Authorization: Bearer \(configuration.apiKey)' \\
+                -H 'Content-Type: application/json' -d '{"ticket":"<ticket>"}'
+
             Ctrl-C stops the node and the servers it started.
 
             """

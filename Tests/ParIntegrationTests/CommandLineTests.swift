@@ -127,8 +127,19 @@ import Testing
         // Past its deadline long ago, and never ended.
         try await database.query(insert, [forgotten.day.description, forgotten.requestIDHex, "0", "pushed", "alice", "2 hours", "1 hour"])
 
+        // Loaded by a browser, then consumed without its ticket.
+        let bypassed = RequestReference.mint(secondsSince1970: Date().timeIntervalSince1970)
+        try await database.query(insert, [bypassed.day.description, bypassed.requestIDHex, "0", "pushed", "alice", "10 seconds", "-50 seconds"])
+        try await database.query(insert, [bypassed.day.description, bypassed.requestIDHex, "1", "loaded", "alice", "8 seconds", "-590 seconds"])
+        try await database.query(insert, [bypassed.day.description, bypassed.requestIDHex, "2", "consumed", "alice", "5 seconds", "-590 seconds"])
+        try await database.query(
+            "UPDATE par_events SET ticket_hash = sha256('planted') WHERE kind = 'loaded' AND request_id = decode($1, 'hex')",
+            [bypassed.requestIDHex]
+        )
+
         let audit = try await Command.parstore(["audit", "--database-url", database.url])
         #expect(audit.status == 1)
+        #expect(audit.output.contains("consumed_without_ticket \(bypassed.requestIDHex)"))
         #expect(audit.output.contains("consumed_by_other_client \(stolen.requestIDHex)"))
         #expect(audit.output.contains("missing_terminal \(forgotten.requestIDHex)"))
     }

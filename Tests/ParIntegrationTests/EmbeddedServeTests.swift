@@ -80,7 +80,8 @@ import Testing
         let help = try await Command.parstore(["serve", "--help"])
         for variable in [
             "PARSTORE_DATABASE_URL", "PARSTORE_REDIS_URL", "PARSTORE_HOST", "PARSTORE_PORT", "PARSTORE_ISSUER", "PARSTORE_API_KEY",
-            "PARSTORE_REQUEST_TTL", "PARSTORE_NODE_ID", "PARSTORE_MAX_BODY", "PARSTORE_DATA_DIR",
+            "PARSTORE_REQUEST_TTL", "PARSTORE_NODE_ID", "PARSTORE_MAX_BODY", "PARSTORE_DATA_DIR", "PARSTORE_INTERACTION_TTL",
+            "PARSTORE_INTERACTION_URL", "PARSTORE_REQUIRE_PAR", "PARSTORE_COOKIE_SECURE",
         ] {
             #expect(help.output.contains(variable), "\(variable)")
         }
