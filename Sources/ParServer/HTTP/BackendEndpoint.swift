@@ -68,12 +68,11 @@ struct BackendEndpoint: Sendable {
             switch result {
             case .redeemed(let redeemed):
                 metrics.redeem("redeemed")
-                var json = #"{"client_id":"# + JSONText.string(redeemed.clientID)
-                json += #","parameters":"# + redeemed.parametersJSON
-                json += #","pushed_at":"# + JSONText.string(OAuthResponses.timestamp(millis: redeemed.pushedAtMillis))
-                json += #","expires_at":"# + JSONText.string(OAuthResponses.timestamp(millis: redeemed.expiresAtMillis))
-                json += "}"
-                return OAuthResponses.json(.ok, json)
+                return Self.request(
+                    clientID: redeemed.clientID,
+                    parametersJSON: redeemed.parametersJSON,
+                    times: [("pushed_at", redeemed.pushedAtMillis), ("expires_at", redeemed.expiresAtMillis)]
+                )
             case .refused(let reason):
                 metrics.redeem(reason.rawValue)
                 var error = reason.error
@@ -91,18 +90,23 @@ struct BackendEndpoint: Sendable {
         try authorize(request)
         switch try await lifecycle.read(ticket: ticket) {
         case .success(let found):
-            var json = #"{"client_id":"# + JSONText.string(found.clientID)
-            json += #","parameters":"# + found.parametersJSON
-            json += #","pushed_at":"# + JSONText.string(OAuthResponses.timestamp(millis: found.pushedAtMillis))
-            json += #","loaded_at":"# + JSONText.string(OAuthResponses.timestamp(millis: found.loadedAtMillis))
-            json += #","expires_at":"# + JSONText.string(OAuthResponses.timestamp(millis: found.expiresAtMillis))
-            json += "}"
-            return OAuthResponses.json(.ok, json)
+            return Self.request(
+                clientID: found.clientID,
+                parametersJSON: found.parametersJSON,
+                times: [("pushed_at", found.pushedAtMillis), ("loaded_at", found.loadedAtMillis), ("expires_at", found.expiresAtMillis)]
+            )
         case .failure(let reason):
             var error = reason.error
             error.code = .invalidTicket
             error.status = 404
             return OAuthResponses.error(error)
         }
+    }
+
+    /// `200` with a request as the AS gets it: client, parameters as pushed (an object), and RFC 3339 times.
+    private static func request(clientID: String, parametersJSON: String, times: [(name: String, millis: Int64)]) -> Response {
+        var json = #"{"client_id":"# + JSONText.string(clientID) + #","parameters":"# + parametersJSON
+        for time in times { json += "," + JSONText.string(time.name) + ":" + JSONText.string(OAuthResponses.timestamp(millis: time.millis)) }
+        return OAuthResponses.json(.ok, json + "}")
     }
 }
