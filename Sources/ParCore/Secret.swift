@@ -1,14 +1,11 @@
 import Crypto
-import Foundation
 
 /// Random values, hashes and comparisons for credentials and references.
 public enum Secret {
-    /// `byteCount` bytes from the system CSPRNG, base64url-encoded without padding.
+    /// `byteCount` bytes from a CSPRNG (BoringSSL's, seeded by the kernel: one call, not one system call per
+    /// byte), base64url-encoded without padding.
     public static func random(byteCount: Int = 32) -> String {
-        var generator = SystemRandomNumberGenerator()
-        var bytes = [UInt8](repeating: 0, count: byteCount)
-        for index in bytes.indices { bytes[index] = generator.next() }
-        return base64URL(bytes)
+        SymmetricKey(size: SymmetricKeySize(bitCount: byteCount * 8)).withUnsafeBytes { base64URL(Array($0)) }
     }
 
     /// The SHA-256 of a string's UTF-8 bytes.
@@ -24,12 +21,22 @@ public enum Secret {
         return difference == 0
     }
 
+    private static let base64URLAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
     /// Base64url without padding (RFC 4648 §5).
     public static func base64URL(_ bytes: [UInt8]) -> String {
-        var text = Data(bytes).base64EncodedString()
-        text = text.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-        while text.hasSuffix("=") { text.removeLast() }
-        return text
+        var out = [UInt8]()
+        out.reserveCapacity((bytes.count * 4 + 2) / 3)
+        var index = 0
+        while index < bytes.count {
+            let chunk = min(3, bytes.count - index)
+            var value = UInt32(bytes[index]) << 16
+            if chunk > 1 { value |= UInt32(bytes[index + 1]) << 8 }
+            if chunk > 2 { value |= UInt32(bytes[index + 2]) }
+            for position in 0...chunk { out.append(base64URLAlphabet[Int((value >> (18 - 6 * UInt32(position))) & 0x3f)]) }
+            index += 3
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Lower-case hexadecimal.

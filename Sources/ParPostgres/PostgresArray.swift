@@ -1,24 +1,24 @@
 /// Builds PostgreSQL array literals (`{"a","b",NULL}`) for `unnest` batch statements.
 enum PostgresArray {
-    /// Each element quoted, with `"` and `\` escaped; `nil` is NULL.
+    /// Each element quoted, with `"` and `\` escaped; `nil` is NULL. Built as bytes: this runs for every batch.
     static func literal(_ elements: [String?]) -> String {
-        var out = "{"
-        out.reserveCapacity(elements.count * 16)
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(elements.count * 24)
         for (index, element) in elements.enumerated() {
-            if index > 0 { out += "," }
+            if index > 0 { out.append(UInt8(ascii: ",")) }
             guard let element else {
-                out += "NULL"
+                out.append(contentsOf: "NULL".utf8)
                 continue
             }
-            out += "\""
-            for character in element.unicodeScalars {
-                if character == "\"" || character == "\\" { out += "\\" }
-                out.unicodeScalars.append(character)
+            out.append(UInt8(ascii: "\""))
+            for byte in element.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
+                out.append(byte)
             }
-            out += "\""
+            out.append(UInt8(ascii: "\""))
         }
-        out += "}"
-        return out
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
