@@ -1,4 +1,5 @@
 import Foundation
+import ParEmbedded
 import ParTestSupport
 import ParWorker
 import Testing
@@ -41,6 +42,35 @@ enum Command {
             process.waitUntilExit()
             return Result(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
         }
+    }
+
+    /// Starts a program in the background with its output discarded; the caller stops it.
+    static func launch(_ executable: String, _ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// Starts `parstore serve` on `port` over the shared servers with the tests' API key, and waits until it listens.
+    static func serve(_ servers: TestServers.Endpoints, port: Int, _ extra: [String] = []) throws -> Process {
+        let node = try launch(
+            try parstore,
+            [
+                "serve", "--database-url", servers.databaseURL, "--redis-url", servers.redisURL, "--api-key", TestNodes.apiKey,
+                "--port", String(port), "--log-level", "error",
+            ] + extra
+        )
+        do {
+            try waitForLoopbackPort(port, timeout: 60)
+        } catch {
+            node.terminate()
+            throw error
+        }
+        return node
     }
 
     struct CommandError: Error, CustomStringConvertible {

@@ -150,16 +150,7 @@ import Testing
         let clientID = uniqueClientID("sigterm")
         let secret = try await database.register(clientID)
         let port = try freeLoopbackPort()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Command.parstore)
-        process.arguments = [
-            "serve", "--database-url", servers.databaseURL, "--redis-url", servers.redisURL, "--api-key", TestNodes.apiKey,
-            "--port", String(port), "--node-id", "sigterm-test", "--log-level", "error",
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        try waitForLoopbackPort(port, timeout: 30)
+        let process = try Command.serve(servers, port: port, ["--node-id", "sigterm-test"])
 
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         let body = String(buffer: formBody(pushParameters(clientID)))

@@ -76,16 +76,9 @@ import Testing
             let loginURL = "http://127.0.0.1:\(try #require(login.port))/login"
             let nodePorts = [try freeLoopbackPort(), try freeLoopbackPort()]
             let nodes = try nodePorts.enumerated().map { index, port in
-                try Self.launch(
-                    try Command.parstore,
-                    [
-                        "serve", "--database-url", servers.databaseURL, "--redis-url", servers.redisURL, "--api-key", TestNodes.apiKey,
-                        "--port", String(port), "--node-id", "e2e-node\(index + 1)", "--interaction-url", loginURL, "--log-level", "error",
-                    ]
-                )
+                try Command.serve(servers, port: port, ["--node-id", "e2e-node\(index + 1)", "--interaction-url", loginURL])
             }
             defer { for node in nodes where node.isRunning { node.terminate() } }
-            for port in nodePorts { try waitForLoopbackPort(port, timeout: 60) }
             let folder = (ProcessInfo.processInfo.environment["PARSTORE_TEST_DIR"] ?? NSTemporaryDirectory()) + "/haproxy-\(balancerPort).cfg"
             try """
             defaults
@@ -103,7 +96,7 @@ import Testing
               server node2 127.0.0.1:\(nodePorts[1])
 
             """.write(toFile: folder, atomically: true, encoding: .utf8)
-            let haproxy = try Self.launch("/usr/sbin/haproxy", ["-db", "-f", folder])
+            let haproxy = try Command.launch("/usr/sbin/haproxy", ["-db", "-f", folder])
             defer { if haproxy.isRunning { haproxy.terminate() } }
             try waitForLoopbackPort(balancerPort, timeout: 30)
 
@@ -155,15 +148,5 @@ import Testing
             )
             #expect(servedBy == 2, "both nodes took part")
         }
-    }
-
-    private static func launch(_ executable: String, _ arguments: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
     }
 }

@@ -12,17 +12,8 @@ import Testing
         let clientID = uniqueClientID("bench")
         let secret = try await database.register(clientID)
         let port = try freeLoopbackPort()
-        let node = Process()
-        node.executableURL = URL(fileURLWithPath: try Command.parstore)
-        node.arguments = [
-            "serve", "--database-url", servers.databaseURL, "--redis-url", servers.redisURL, "--api-key", TestNodes.apiKey,
-            "--port", String(port), "--log-level", "error",
-        ]
-        node.standardOutput = FileHandle.nullDevice
-        node.standardError = FileHandle.nullDevice
-        try node.run()
+        let node = try Command.serve(servers, port: port)
         defer { node.terminate() }
-        try waitForLoopbackPort(port, timeout: 60)
 
         let out = (ProcessInfo.processInfo.environment["PARSTORE_TEST_DIR"] ?? NSTemporaryDirectory()) + "/parbench-\(port)"
         let parbench = (try Command.parstore as NSString).deletingLastPathComponent + "/parbench"
