@@ -1,4 +1,5 @@
 public import Prometheus
+import Synchronization
 
 /// The node's metrics, in Prometheus text format at `GET /metrics`.
 ///
@@ -37,48 +38,70 @@ public struct NodeMetrics: Sendable {
             buckets: Self.batchBuckets
         )
         expired = registry.makeCounter(descriptor: Self.name("expired", unit: "total", help: "Requests this node's sweeper expired."))
+        push = LabelledCounter(registry, Self.name("push", unit: "total", help: "POST /par answers by outcome."), label: "outcome")
+        redeem = LabelledCounter(registry, Self.name("redeem", unit: "total", help: "Redemption answers by outcome."), label: "outcome")
+        authorize = LabelledCounter(
+            registry,
+            Self.name("authorize", unit: "total", help: "/authorize answers by outcome (loaded, reloaded, a refusal reason)."),
+            label: "outcome"
+        )
+        redisFallback = LabelledCounter(
+            registry,
+            Self.name("redis_fallback", unit: "total", help: "Redemptions decided by PostgreSQL alone, by reason."),
+            label: "reason"
+        )
+        redisError = LabelledCounter(
+            registry,
+            Self.name("redis_errors", unit: "total", help: "Failed Redis calls, by operation."),
+            label: "operation"
+        )
     }
 
-    private static func name(_ metric: String, unit: String, help: String) -> MetricNameDescriptor {
+    static func name(_ metric: String, unit: String, help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "parstore", metricName: metric, unitName: unit, helpText: help)
     }
 
-    private static var pushes: MetricNameDescriptor { name("push", unit: "total", help: "POST /par answers by outcome.") }
-    private static var redemptions: MetricNameDescriptor { name("redeem", unit: "total", help: "Redemption answers by outcome.") }
-    private static var authorizations: MetricNameDescriptor {
-        name("authorize", unit: "total", help: "/authorize answers by outcome (loaded, reloaded, a refusal reason).")
-    }
-    private static var fallbacks: MetricNameDescriptor {
-        name("redis_fallback", unit: "total", help: "Redemptions decided by PostgreSQL alone, by reason.")
-    }
-    private static var redisErrors: MetricNameDescriptor { name("redis_errors", unit: "total", help: "Failed Redis calls, by operation.") }
-
     /// Counts a push by outcome: `created` or the OAuth error code.
-    func push(_ outcome: String) {
-        registry.makeCounter(descriptor: Self.pushes, labels: [("outcome", outcome)]).increment()
-    }
-
+    let push: LabelledCounter
     /// Counts a redemption by outcome: `redeemed`, a refusal reason, or an error code.
-    func redeem(_ outcome: String) {
-        registry.makeCounter(descriptor: Self.redemptions, labels: [("outcome", outcome)]).increment()
-    }
-
+    let redeem: LabelledCounter
     /// Counts an `/authorize` answer by outcome: `loaded`, `reloaded`, a refusal reason or an error code.
-    func authorize(_ outcome: String) {
-        registry.makeCounter(descriptor: Self.authorizations, labels: [("outcome", outcome)]).increment()
-    }
-
+    let authorize: LabelledCounter
     /// Counts a redemption answered by PostgreSQL because Redis could not (`not_found`, `unavailable`,
     /// `rate_limited` when the fallback budget was spent).
-    func redisFallback(_ reason: String) {
-        registry.makeCounter(descriptor: Self.fallbacks, labels: [("reason", reason)]).increment()
-    }
-
-    /// Counts a Redis call that failed (the node carried on through PostgreSQL).
-    func redisError(_ operation: String) {
-        registry.makeCounter(descriptor: Self.redisErrors, labels: [("operation", operation)]).increment()
-    }
+    let redisFallback: LabelledCounter
+    /// Counts a Redis call that failed (the node carried on through PostgreSQL), by operation.
+    let redisError: LabelledCounter
 
     /// The metrics in Prometheus text format.
     public func render() -> String { registry.emitToString() }
+}
+
+/// A counter family with one label: each label value's counter is made once and kept, so counting on the request
+/// path is a dictionary lookup, not a registry call. Label values come from small fixed sets (outcomes, reasons).
+final class LabelledCounter: Sendable {
+    private let registry: PrometheusCollectorRegistry
+    private let metric: String
+    private let unit: String
+    private let help: String
+    private let label: String
+    private let counters = Mutex<[String: Counter]>([:])
+
+    init(_ registry: PrometheusCollectorRegistry, _ descriptor: MetricNameDescriptor, label: String) {
+        self.registry = registry
+        self.metric = descriptor.metricName
+        self.unit = descriptor.unitName ?? ""
+        self.help = descriptor.helpText ?? ""
+        self.label = label
+    }
+
+    /// Adds one under `value`.
+    func callAsFunction(_ value: String) {
+        counters.withLock { cache in
+            if let counter = cache[value] { return counter }
+            let counter = registry.makeCounter(descriptor: NodeMetrics.name(metric, unit: unit, help: help), labels: [(label, value)])
+            cache[value] = counter
+            return counter
+        }.increment()
+    }
 }
