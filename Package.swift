@@ -29,6 +29,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.4.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // System libraries: the C clients of PostgreSQL and Redis, from Debian's libpq-dev and libhiredis-dev.
@@ -39,6 +44,19 @@ let package = Package(
         .target(
             name: "ParCore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        // What proves who is calling and with which key: JWS (client assertions, request objects, DPoP proofs)
+        // and client certificates forwarded by a TLS-terminating proxy. No I/O: replay checks are the caller's.
+        .target(
+            name: "ParCredentials",
+            dependencies: [
+                "ParCore",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         // A blocking connection owned by one OS thread, serving async callers in batches.
@@ -68,19 +86,22 @@ let package = Package(
         .target(
             name: "ParServer",
             dependencies: [
-                "ParCore", "ParPostgres", "ParRedis", "ParWorker",
+                "ParCore", "ParCredentials", "ParPostgres", "ParRedis", "ParWorker",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "parstore",
             dependencies: [
-                "ParServer", "ParPostgres", "ParCore", "ParEmbedded", "ParWorker",
+                "ParServer", "ParPostgres", "ParCore", "ParCredentials", "ParEmbedded", "ParWorker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -101,6 +122,15 @@ let package = Package(
 
         // Tests: pure unit tests, a support target with the server fixtures, integration tests on real servers.
         .testTarget(name: "ParCoreTests", dependencies: ["ParCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ParCredentialsTests",
+            dependencies: [
+                "ParCredentials", "ParCore",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "ParTestSupport",
             dependencies: [
@@ -113,8 +143,12 @@ let package = Package(
         .testTarget(
             name: "ParIntegrationTests",
             dependencies: [
-                "ParTestSupport", "ParServer", "ParPostgres", "ParRedis", "ParCore", "ParEmbedded", "ParWorker",
+                "ParTestSupport", "ParServer", "ParPostgres", "ParRedis", "ParCore", "ParCredentials", "ParEmbedded", "ParWorker",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

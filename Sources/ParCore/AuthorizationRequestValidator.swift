@@ -1,29 +1,51 @@
-/// Validates the body of a PAR as an authorization request (RFC 9126 §2.1, steps 2 and 3), after the client
-/// was authenticated.
+import Foundation
+
+/// Validates the parameters of a PAR as an authorization request (RFC 9126 §2.1, step 3), after the client was
+/// authenticated and a request object, if any, was verified and unpacked.
 ///
 /// Each refusal names its rule and never echoes a value.
 public struct AuthorizationRequestValidator: Sendable {
-    public init() {}
+    /// The largest `authorization_details` value, in bytes.
+    public var maxAuthorizationDetailsSize: Int
+    /// The most entries in `authorization_details`.
+    public var maxAuthorizationDetailsEntries: Int
 
+    public init(maxAuthorizationDetailsSize: Int = 8 * 1024, maxAuthorizationDetailsEntries: Int = 16) {
+        self.maxAuthorizationDetailsSize = maxAuthorizationDetailsSize
+        self.maxAuthorizationDetailsEntries = maxAuthorizationDetailsEntries
+    }
+
+    /// - Parameters:
+    ///   - pairs: the authorization request's parameters: the form without client-authentication parameters, or
+    ///     the request object's claims.
+    ///   - client: the authenticated client.
+    ///   - fromRequestObject: whether `pairs` came out of a verified request object (errors about nesting differ).
     /// - Returns: the request to store.
-    /// - Throws: `invalid_request`, `invalid_scope`, `unsupported_response_type` or `request_not_supported` (400).
-    public func validate(_ form: FormParameters, for client: Client) throws(OAuthError) -> PushedRequest {
-        // RFC 9126 §2.1: a request_uri is never accepted at the PAR endpoint.
-        if form.contains("request_uri") {
+    /// - Throws: a 400 with `invalid_request`, `invalid_scope`, `unsupported_response_type`, `invalid_target`,
+    ///   `invalid_authorization_details` or `invalid_request_object`.
+    public func validate(
+        _ pairs: [(name: String, value: String)],
+        for client: Client,
+        fromRequestObject: Bool = false
+    ) throws(OAuthError) -> PushedRequest {
+        // RFC 6749 §3.1: parameters sent without a value are treated as omitted.
+        var sent = pairs.filter { !$0.value.isEmpty && !ClientAuthenticator.authenticationParameters.contains($0.name) }
+        // RFC 9126 §2.1: a request_uri is never accepted at the PAR endpoint, not even inside a request object.
+        if sent.contains(where: { $0.name == "request_uri" }) {
             throw .invalidRequest("The request_uri parameter must not be sent to the pushed authorization request endpoint.")
         }
-        // RFC 6749 §3.1: parameters sent without a value are treated as omitted.
-        let sent = form.pairs.filter { !$0.value.isEmpty && !ClientAuthenticator.authenticationParameters.contains($0.name) }
-        // RFC 6749 §3.1: request and response parameters must not be included more than once.
-        if let repeated = FormParameters(pairs: sent).repeatedNames.first {
+        if sent.contains(where: { $0.name == "request" }) {
+            throw fromRequestObject
+                ? OAuthError(.invalidRequestObject, "A request object must not contain another request object.")
+                : .invalidRequest("The request parameter was not unpacked.")
+        }
+        // RFC 6749 §3.1: parameters must not be included more than once; RFC 8707 §2: resource may repeat.
+        let singles = sent.filter { !PushedRequest.listParameters.contains($0.name) }
+        if let repeated = FormParameters(pairs: singles).repeatedNames.first {
             throw .invalidRequest("The parameter \(repeated) is included more than once.")
         }
-        let parameters = Dictionary(sent.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
+        let parameters = Dictionary(singles.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
 
-        // RFC 9101 request objects come with a later release; refuse them rather than store them unverified.
-        if parameters["request"] != nil {
-            throw OAuthError(.requestNotSupported, "Request objects (the request parameter) are not supported.")
-        }
         // RFC 6749 §4.1.1: client_id is required; RFC 9126 §2.1: it must be the authenticated client.
         guard let clientID = parameters["client_id"] else { throw .invalidRequest("The client_id parameter is missing.") }
         guard clientID == client.id else {
@@ -36,24 +58,44 @@ public struct AuthorizationRequestValidator: Sendable {
         guard responseType == "code" else {
             throw OAuthError(.unsupportedResponseType, "Only response_type=code is supported.")
         }
-        // RFC 6749 §3.1.2.3, RFC 9126 §2.4: redirect_uri is required and must be registered exactly.
-        guard let redirectURI = parameters["redirect_uri"] else {
-            throw .invalidRequest("The redirect_uri parameter is missing.")
+        let scopes = try Self.checkScope(parameters["scope"], for: client)
+        try RedirectURIPolicy.check(parameters["redirect_uri"], for: client, openID: scopes.contains("openid"))
+        try Self.checkPKCE(parameters)
+        try Self.checkResources(sent.filter { $0.name == "resource" }.map(\.value))
+        if let details = parameters["authorization_details"] {
+            try checkAuthorizationDetails(details, for: client)
         }
-        guard client.redirectURIs.contains(redirectURI) else {
-            throw .invalidRequest("The redirect_uri is not registered for this client.")
+        try OpenIDParameters.check(parameters)
+        if let jkt = parameters["dpop_jkt"], !Secret.isBase64URL(jkt, length: 43) {
+            throw .invalidRequest("The dpop_jkt parameter is not a base64url SHA-256 JWK thumbprint.")
         }
-        // RFC 6749 §3.3: scope tokens, each allowed for the client.
-        if let scope = parameters["scope"] {
-            let tokens = scope.split(separator: " ", omittingEmptySubsequences: false)
-            guard tokens.allSatisfy(Self.isScopeToken) else {
-                throw OAuthError(.invalidScope, "The scope parameter is malformed.")
-            }
-            guard tokens.allSatisfy({ client.scopes.contains(String($0)) }) else {
-                throw OAuthError(.invalidScope, "The requested scope exceeds what the client may request.")
-            }
+        // Stored as a JSON number: written without leading zeros.
+        if let index = sent.firstIndex(where: { $0.name == "max_age" }), let maxAge = Int(sent[index].value) {
+            sent[index].value = String(maxAge)
         }
-        // RFC 7636 §4.3 and §4.2; PKCE is required here and only S256 is accepted (RFC 9700 §2.1.1).
+        return PushedRequest(clientID: client.id, parameters: sent)
+    }
+
+    /// RFC 6749 §3.3: scope tokens, each allowed for the client.
+    private static func checkScope(_ scope: String?, for client: Client) throws(OAuthError) -> [Substring] {
+        guard let scope else { return [] }
+        let tokens = scope.split(separator: " ", omittingEmptySubsequences: false)
+        // scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+        guard tokens.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy(Self.isScopeCharacter) }) else {
+            throw OAuthError(.invalidScope, "The scope parameter is malformed.")
+        }
+        guard tokens.allSatisfy({ client.scopes.contains(String($0)) }) else {
+            throw OAuthError(.invalidScope, "The requested scope exceeds what the client may request.")
+        }
+        return tokens
+    }
+
+    private static func isScopeCharacter(_ byte: UInt8) -> Bool {
+        byte == 0x21 || (0x23...0x5B).contains(byte) || (0x5D...0x7E).contains(byte)
+    }
+
+    /// RFC 7636 §4.3 and §4.2; PKCE is required here and only S256 is accepted (RFC 9700 §2.1.1, FAPI 2.0).
+    private static func checkPKCE(_ parameters: [String: String]) throws(OAuthError) {
         guard let challenge = parameters["code_challenge"] else {
             throw .invalidRequest("PKCE is required: the code_challenge parameter is missing.")
         }
@@ -63,24 +105,53 @@ public struct AuthorizationRequestValidator: Sendable {
         guard method == "S256" else {
             throw .invalidRequest("Only the S256 code_challenge_method is accepted.")
         }
-        guard challenge.utf8.count == 43, challenge.utf8.allSatisfy(Self.isUnreserved) else {
+        // RFC 7636 §4.2: BASE64URL(SHA256(verifier)), 43 unpadded characters.
+        guard Secret.isBase64URL(challenge, length: 43) else {
             throw .invalidRequest("The code_challenge is not a base64url SHA-256 value of 43 characters.")
         }
-        return PushedRequest(clientID: client.id, parameters: sent)
     }
 
-    /// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
-    private static func isScopeToken(_ token: Substring) -> Bool {
-        !token.isEmpty && token.utf8.allSatisfy { $0 == 0x21 || (0x23...0x5B).contains($0) || (0x5D...0x7E).contains($0) }
+    /// RFC 8707 §2: each `resource` is an absolute URI without a fragment.
+    private static func checkResources(_ resources: [String]) throws(OAuthError) {
+        for resource in resources {
+            guard let url = URLComponents(string: resource), let scheme = url.scheme, !scheme.isEmpty, url.fragment == nil,
+                !resource.contains("#")
+            else {
+                throw OAuthError(.invalidTarget, "Each resource parameter must be an absolute URI without a fragment.")
+            }
+        }
     }
 
-    /// RFC 7636 §4.1: `[A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"`.
-    private static func isUnreserved(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-            true
-        default: false
+    /// RFC 9396 §2: a JSON array of objects, each with a `type` the client is registered for (§5); the common
+    /// fields of §2.2 must have their types.
+    private func checkAuthorizationDetails(_ text: String, for client: Client) throws(OAuthError) {
+        func refuse(_ description: String) -> OAuthError { OAuthError(.invalidAuthorizationDetails, description) }
+        guard text.utf8.count <= maxAuthorizationDetailsSize else {
+            throw refuse("The authorization_details parameter is longer than \(maxAuthorizationDetailsSize) bytes.")
+        }
+        guard let array = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [Any] else {
+            throw refuse("The authorization_details parameter must be a JSON array.")
+        }
+        guard !array.isEmpty else { throw refuse("The authorization_details array is empty.") }
+        guard array.count <= maxAuthorizationDetailsEntries else {
+            throw refuse("The authorization_details array has more than \(maxAuthorizationDetailsEntries) entries.")
+        }
+        for element in array {
+            guard let detail = element as? [String: Any] else { throw refuse("Each authorization_details entry must be a JSON object.") }
+            guard let type = detail["type"] as? String, !type.isEmpty else {
+                throw refuse("Each authorization_details entry needs a type string.")
+            }
+            guard client.authorizationDetailsTypes.contains(type) else {
+                throw refuse("An authorization_details type is not allowed for this client.")
+            }
+            for field in ["locations", "actions", "datatypes", "privileges"] where detail[field] != nil {
+                guard let values = detail[field] as? [Any], values.allSatisfy({ $0 is String }) else {
+                    throw refuse("The \(field) field of authorization_details must be an array of strings.")
+                }
+            }
+            if let identifier = detail["identifier"], !(identifier is String) {
+                throw refuse("The identifier field of authorization_details must be a string.")
+            }
         }
     }
 }

@@ -1,6 +1,17 @@
 import Foundation
 
-/// Authenticates the client of a PAR exactly as the token endpoint would (RFC 9126 §2.1, step 1).
+/// What authenticating a client needs, once the method is known.
+public enum ClientCredential: Sendable, Equatable {
+    /// Done: the secret matched, or a public client named itself.
+    case authenticated(Client)
+    /// `private_key_jwt`: the assertion must still be verified against the client's keys and used once.
+    case assertion(Client, String)
+    /// `tls_client_auth` / `self_signed_tls_client_auth`: the forwarded certificate must still be matched.
+    case certificate(Client)
+}
+
+/// Picks the client's authentication method as the token endpoint would (RFC 9126 §2.1, step 1) and checks
+/// shared secrets; what needs keys or certificates is finished by the caller.
 ///
 /// Exactly one method may be used (RFC 6749 §2.3); it must be the client's registered method. Every failure is
 /// `invalid_client` (401), with a `WWW-Authenticate` challenge when the `Authorization` header was used.
@@ -9,6 +20,8 @@ public struct ClientAuthenticator: Sendable {
     public static let authenticationParameters: Set<String> = [
         "client_secret", "client_assertion", "client_assertion_type",
     ]
+    /// RFC 7523 §2.2.
+    public static let jwtBearerAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
     public init() {}
 
@@ -16,45 +29,54 @@ public struct ClientAuthenticator: Sendable {
     ///   - authorization: the `Authorization` header, if any.
     ///   - form: the body's parameters.
     ///   - lookup: the registry.
-    /// - Returns: the authenticated client.
     public func authenticate(
         authorization: String?,
         form: FormParameters,
         lookup: (String) -> Client?
-    ) throws(OAuthError) -> Client {
+    ) throws(OAuthError) -> ClientCredential {
+        let usesAssertion = form.contains("client_assertion") || form.contains("client_assertion_type")
+        let usesSecret = form.contains("client_secret")
+        if [authorization != nil, usesAssertion, usesSecret].count(where: { $0 }) > 1 {
+            throw .invalidRequest("The client used more than one authentication method.")
+        }
         if let authorization {
-            return try authenticateBasic(authorization, form: form, lookup: lookup)
+            return .authenticated(try authenticateBasic(authorization, lookup: lookup))
         }
-        if form.contains("client_assertion") || form.contains("client_assertion_type") {
-            throw .invalidClient("JWT client assertions are not accepted for this client.", usedAuthorizationHeader: false)
-        }
+        // RFC 9126 §2.1: client_id is required in a PAR, whatever the method.
         guard let clientID = try form.single("client_id"), !clientID.isEmpty else {
             throw .invalidClient("The client is not identified: send client_id.", usedAuthorizationHeader: false)
         }
-        let secret = try form.single("client_secret")
-        guard let client = lookup(clientID) else {
-            _ = Client.dummy.verifies(secret: secret ?? "")  // same work as for a known client
-            throw .invalidClient("Client authentication failed.", usedAuthorizationHeader: false)
-        }
-        if let secret {
-            guard client.authMethod == .clientSecretPost, client.verifies(secret: secret) else {
-                throw .invalidClient("Client authentication failed.", usedAuthorizationHeader: false)
+        let failure = OAuthError.invalidClient("Client authentication failed.", usedAuthorizationHeader: false)
+        if usesAssertion {
+            guard try form.single("client_assertion_type") == Self.jwtBearerAssertionType else {
+                throw .invalidClient("The client_assertion_type must be \(Self.jwtBearerAssertionType).", usedAuthorizationHeader: false)
             }
-            return client
+            guard let assertion = try form.single("client_assertion"), !assertion.isEmpty else {
+                throw .invalidClient("The client_assertion parameter is missing.", usedAuthorizationHeader: false)
+            }
+            guard let client = lookup(clientID), client.authMethod == .privateKeyJWT else { throw failure }
+            return .assertion(client, assertion)
         }
-        guard client.authMethod == .none else {
-            throw .invalidClient("Client authentication failed.", usedAuthorizationHeader: false)
+        if let secret = try form.single("client_secret") {
+            guard let client = lookup(clientID) else {
+                _ = Client.dummy.verifies(secret: secret)  // same work as for a known client
+                throw failure
+            }
+            guard client.authMethod == .clientSecretPost, client.verifies(secret: secret) else { throw failure }
+            return .authenticated(client)
         }
-        return client
+        guard let client = lookup(clientID) else { throw failure }
+        switch client.authMethod {
+        case .none: return .authenticated(client)
+        case .tlsClientAuth, .selfSignedTLSClientAuth: return .certificate(client)
+        case .clientSecretBasic, .clientSecretPost, .privateKeyJWT: throw failure
+        }
     }
 
-    private func authenticateBasic(_ header: String, form: FormParameters, lookup: (String) -> Client?) throws(OAuthError) -> Client {
+    private func authenticateBasic(_ header: String, lookup: (String) -> Client?) throws(OAuthError) -> Client {
         let failure = OAuthError.invalidClient("Client authentication failed.", usedAuthorizationHeader: true)
         guard header.count > 6, header.prefix(6).lowercased() == "basic " else {
             throw .invalidClient("Only the Basic authentication scheme is accepted.", usedAuthorizationHeader: true)
-        }
-        if form.contains("client_secret") || form.contains("client_assertion") {
-            throw .invalidRequest("The client used more than one authentication method.")
         }
         let encoded = header.dropFirst(6).trimmingCharacters(in: .whitespaces)
         guard let decoded = Data(base64Encoded: encoded), let credentials = String(data: decoded, encoding: .utf8),

@@ -13,7 +13,7 @@ public struct UserAgentBinding: Sendable, Hashable {
 
     /// A binding read back from the cookie; `nil` unless it is one ParStore could have set.
     public init?(cookie: Substring) {
-        guard cookie.utf8.count == 43, cookie.utf8.allSatisfy(Secret.isBase64URL) else { return nil }
+        guard Secret.isBase64URL(cookie, length: 43) else { return nil }
         self.value = String(cookie)
     }
 
@@ -41,7 +41,7 @@ public struct Ticket: Sendable, Hashable {
     public init?(_ text: String) {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == Self.version, let day = PartitionDay(compact: parts[1]),
-            parts[2].utf8.count == 43, parts[2].utf8.allSatisfy(Secret.isBase64URL)
+            Secret.isBase64URL(parts[2], length: 43)
         else { return nil }
         self.value = text
         self.day = day

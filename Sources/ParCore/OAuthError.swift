@@ -20,6 +20,16 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let accessDenied = Code(rawValue: "access_denied")
         public static let temporarilyUnavailable = Code(rawValue: "temporarily_unavailable")
         public static let serverError = Code(rawValue: "server_error")
+        /// RFC 9101 §6.3: the request object is invalid.
+        public static let invalidRequestObject = Code(rawValue: "invalid_request_object")
+        /// RFC 9396 §5: `authorization_details` is malformed or names what the client may not request.
+        public static let invalidAuthorizationDetails = Code(rawValue: "invalid_authorization_details")
+        /// RFC 9449 §5: the DPoP proof is invalid.
+        public static let invalidDPoPProof = Code(rawValue: "invalid_dpop_proof")
+        /// RFC 9449 §8: the proof must carry the nonce given in `DPoP-Nonce`.
+        public static let useDPoPNonce = Code(rawValue: "use_dpop_nonce")
+        /// RFC 8707 §2: a `resource` is not an absolute URI without fragment.
+        public static let invalidTarget = Code(rawValue: "invalid_target")
     }
 
     /// The `error` value.
@@ -35,6 +45,8 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Set when the client authenticated with the `Authorization` header: the answer then carries
     /// `WWW-Authenticate` (RFC 6749 §5.2).
     public var challenge: String?
+    /// A nonce the client must put in its next DPoP proof (`DPoP-Nonce`, RFC 9449 §8).
+    public var dpopNonce: String?
 
     public init(
         _ code: Code,
@@ -42,7 +54,8 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         status: Int = 400,
         reason: String? = nil,
         retryAfter: Int? = nil,
-        challenge: String? = nil
+        challenge: String? = nil,
+        dpopNonce: String? = nil
     ) {
         self.code = code
         self.description = description
@@ -50,6 +63,7 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         self.reason = reason
         self.retryAfter = retryAfter
         self.challenge = challenge
+        self.dpopNonce = dpopNonce
     }
 
     /// 400 `invalid_request`.

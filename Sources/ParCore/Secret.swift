@@ -66,6 +66,11 @@ public enum Secret {
         return out
     }
 
+    /// Whether `text` is `length` characters of the unpadded base64url alphabet (a 32-byte value has 43).
+    public static func isBase64URL(_ text: some StringProtocol, length: Int) -> Bool {
+        text.utf8.count == length && text.utf8.allSatisfy(isBase64URL)
+    }
+
     /// Whether a byte is in the base64url alphabet (RFC 4648 §5).
     static func isBase64URL(_ byte: UInt8) -> Bool {
         switch byte {

@@ -1,3 +1,4 @@
+import Foundation
 public import ParCore
 
 /// The client registry in PostgreSQL (`parstore_clients`).
@@ -7,7 +8,7 @@ public import ParCore
 public enum ClientRegistry {
     static let selectAll = """
         SELECT client_id, auth_method, encode(secret_hash, 'hex'), redirect_uris, scopes, request_lifetime_seconds,
-               interaction_lifetime_seconds, require_pushed_authorization_requests
+               interaction_lifetime_seconds, require_pushed_authorization_requests, jwks::text, profile, settings::text
         FROM parstore_clients ORDER BY client_id
         """
 
@@ -37,21 +38,34 @@ public enum ClientRegistry {
             try connection.execute(
                 """
                 INSERT INTO parstore_clients (client_id, auth_method, secret_hash, redirect_uris, scopes,
-                    request_lifetime_seconds, interaction_lifetime_seconds, require_pushed_authorization_requests)
-                VALUES ($1, $2, decode($3, 'hex'), $4::text[], $5::text[], $6::integer, $7::integer, $8::boolean)
+                    request_lifetime_seconds, interaction_lifetime_seconds, require_pushed_authorization_requests,
+                    jwks, profile, settings)
+                VALUES ($1, $2, decode($3, 'hex'), $4::text[], $5::text[], $6::integer, $7::integer, $8::boolean,
+                    $9::jsonb, $10, $11::jsonb)
                 """,
-                [
-                    client.id, client.authMethod.rawValue, client.secretHash.map(Secret.hex),
-                    PostgresArray.literal(client.redirectURIs), PostgresArray.literal(client.scopes.sorted()),
-                    client.requestLifetime.map { String($0.components.seconds) },
-                    client.interactionLifetime.map { String($0.components.seconds) },
-                    client.requiresPushedRequests ? "true" : "false",
-                ]
+                parameters(of: client)
             )
         } catch {
             if error.sqlState == "23505" { throw ClientRegistryError.alreadyExists(client.id) }
             throw error
         }
+    }
+
+    /// Replaces a registered client whole.
+    ///
+    /// - Returns: whether it existed.
+    @available(*, noasync, message: "blocking: call from a thread of its own")
+    @discardableResult
+    public static func replace(_ client: Client, on connection: PGConnection) throws -> Bool {
+        try connection.execute(
+            """
+            UPDATE parstore_clients SET auth_method = $2, secret_hash = decode($3, 'hex'), redirect_uris = $4::text[],
+                scopes = $5::text[], request_lifetime_seconds = $6::integer, interaction_lifetime_seconds = $7::integer,
+                require_pushed_authorization_requests = $8::boolean, jwks = $9::jsonb, profile = $10, settings = $11::jsonb
+            WHERE client_id = $1
+            """,
+            parameters(of: client)
+        ).affected > 0
     }
 
     /// Removes a client.
@@ -63,9 +77,22 @@ public enum ClientRegistry {
         try connection.execute("DELETE FROM parstore_clients WHERE client_id = $1", [clientID]).affected > 0
     }
 
+    private static func parameters(of client: Client) -> [String?] {
+        [
+            client.id, client.authMethod.rawValue, client.secretHash.map(Secret.hex),
+            PostgresArray.literal(client.redirectURIs), PostgresArray.literal(client.scopes.sorted()),
+            client.requestLifetime.map { String($0.components.seconds) },
+            client.interactionLifetime.map { String($0.components.seconds) },
+            client.requiresPushedRequests ? "true" : "false",
+            client.jwks, client.profile.rawValue, StoredSettings(client).json,
+        ]
+    }
+
     static func client(from row: [String?]) -> Client? {
-        guard let id = row[0], let method = row[1].flatMap(ClientAuthMethod.init(rawValue:)) else { return nil }
-        return Client(
+        guard let id = row[0], let method = row[1].flatMap(ClientAuthMethod.init(rawValue:)),
+            let profile = row[9].flatMap(ClientProfile.init(rawValue:))
+        else { return nil }
+        var client = Client(
             id: id,
             authMethod: method,
             secretHash: row[2].flatMap(Secret.bytes(fromHex:)),
@@ -73,8 +100,47 @@ public enum ClientRegistry {
             scopes: Set(PostgresArray.parse(row[4] ?? "{}")),
             requestLifetime: row[5].flatMap { Int($0) }.map { .seconds($0) },
             interactionLifetime: row[6].flatMap { Int($0) }.map { .seconds($0) },
-            requiresPushedRequests: row[7] == "t"
+            requiresPushedRequests: row[7] == "t",
+            jwks: row[8],
+            profile: profile
         )
+        guard let settings = row[10].flatMap({ try? JSONDecoder().decode(StoredSettings.self, from: Data($0.utf8)) }) else { return nil }
+        settings.apply(to: &client)
+        return client
+    }
+}
+
+/// The `settings` column: RFC 7591 names where they exist.
+struct StoredSettings: Codable {
+    var certificate: CertificateBinding?
+    var authorization_details_types: [String]?
+    var require_signed_request_object: Bool?
+    var allow_unregistered_redirect_uris: Bool?
+    var redirect_uri_prefixes: [String]?
+    var rate_limit: RateLimit?
+
+    init(_ client: Client) {
+        certificate = client.certificate
+        authorization_details_types = client.authorizationDetailsTypes.isEmpty ? nil : client.authorizationDetailsTypes.sorted()
+        require_signed_request_object = client.requiresSignedRequestObject ? true : nil
+        allow_unregistered_redirect_uris = client.allowsUnregisteredRedirectURIs ? true : nil
+        redirect_uri_prefixes = client.redirectURIPrefixes.isEmpty ? nil : client.redirectURIPrefixes
+        rate_limit = client.rateLimit
+    }
+
+    func apply(to client: inout Client) {
+        client.certificate = certificate
+        client.authorizationDetailsTypes = Set(authorization_details_types ?? [])
+        client.requiresSignedRequestObject = require_signed_request_object ?? false
+        client.allowsUnregisteredRedirectURIs = allow_unregistered_redirect_uris ?? false
+        client.redirectURIPrefixes = redirect_uri_prefixes ?? []
+        client.rateLimit = rate_limit
+    }
+
+    var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 }
 

@@ -2,7 +2,8 @@
 ///
 /// A live request is a hash under `parstore:req:<hex SHA-256 of the reference>` (the raw reference is never a
 /// key) with fields `c` (client), `s` (state: `p` pushed, `u` used), `p` (parameters JSON), `t` (pushed at, ms)
-/// and `d` (deadline, ms). The key expires at the deadline PostgreSQL chose.
+/// and `d` (deadline, ms). The key expires at the deadline PostgreSQL chose. `parstore_rate` keeps one
+/// rate-limit key per client.
 enum RedisFunctionLibrary {
     static let source = #"""
         #!lua name=parstore
@@ -36,7 +37,23 @@ enum RedisFunctionLibrary {
           return 0
         end
 
+        -- KEYS[1]: a subject's rate key; ARGV: emission interval (µs), burst. GCRA on Redis's clock:
+        -- 0 when admitted, else the µs to wait. The key holds the theoretical arrival time.
+        local function rate(keys, args)
+          local t = redis.call('TIME')
+          local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+          local interval = tonumber(args[1])
+          local tolerance = interval * (tonumber(args[2]) - 1)
+          local tat = tonumber(redis.call('GET', keys[1]) or now)
+          if tat < now then tat = now end
+          if tat - now > tolerance then return math.ceil(tat - now - tolerance) end
+          tat = tat + interval
+          redis.call('SET', keys[1], string.format('%d', tat), 'PX', math.ceil((tat - now) / 1000) + 1)
+          return 0
+        end
+
         redis.register_function('parstore_push', push)
+        redis.register_function('parstore_rate', rate)
         redis.register_function('parstore_claim', claim)
         redis.register_function('parstore_unclaim', unclaim)
         """#

@@ -1,6 +1,4 @@
 public import ParCore
-import ParWorker
-import Synchronization
 
 /// What Redis says about a claim.
 public enum RedisClaim: Sendable, Equatable {
@@ -16,50 +14,15 @@ public enum RedisClaim: Sendable, Equatable {
 
 /// The live requests in Redis: the fast, atomic filter in front of the PostgreSQL arbiter. Never needed for
 /// safety: every answer that matters is confirmed by PostgreSQL.
-///
-/// Calls from concurrent requests are pipelined on a few connections, each on its own thread.
-public final class RedisRequestCache: Sendable {
-    private let workers: [BatchingWorker<RedisConnection, [String], RedisValue>]
-    private let next = Atomic<Int>(0)
+public struct RedisRequestCache: Sendable {
+    private let pool: RedisPool
 
-    /// - Parameters:
-    ///   - endpoint: where Redis is.
-    ///   - connections: how many pipelined connections to use.
-    ///   - batchObserver: told the size of every pipeline.
-    public init(endpoint: RedisEndpoint, connections: Int = 2, batchObserver: (@Sendable (Int) -> Void)? = nil) {
-        workers = (0..<max(1, connections)).map { index in
-            BatchingWorker(
-                name: "redis-\(index)",
-                maxBatchSize: 512,
-                reconnectInterval: .milliseconds(500),
-                batchObserver: batchObserver,
-                connect: {
-                    let connection = try RedisConnection(endpoint)
-                    if case .error(let message) = try connection.command(["FUNCTION", "LOAD", "REPLACE", RedisFunctionLibrary.source]) {
-                        throw RedisError(message: "FUNCTION LOAD failed: \(message)")
-                    }
-                    return connection
-                },
-                process: { connection, commands in
-                    connection.pipeline(commands).map { $0.mapError { $0 as any Error } }
-                }
-            )
-        }
+    public init(pool: RedisPool) {
+        self.pool = pool
     }
 
-    /// Stops the connections after they drained what they accepted.
-    public func shutdown() async {
-        for worker in workers { await worker.shutdown() }
-    }
-
-    /// Runs one command on one of the pipelined connections.
-    ///
-    /// - Throws: ``RedisError`` when Redis cannot be reached, or when it answers with an error.
-    public func command(_ arguments: [String]) async throws -> RedisValue {
-        let index = next.wrappingAdd(1, ordering: .relaxed).oldValue % workers.count
-        let value = try await workers[index].submit(arguments)
-        if case .error(let message) = value { throw RedisError(message: message) }
-        return value
+    private func command(_ arguments: [String]) async throws -> RedisValue {
+        try await pool.command(arguments)
     }
 
     /// Stores a pushed request until its deadline; never overwrites.
@@ -95,21 +58,6 @@ public final class RedisRequestCache: Sendable {
     /// Gives back a claim whose commit could not be made, so the request stays usable.
     public func unclaim(_ reference: RequestReference) async throws {
         _ = try await command(["FCALL", "parstore_unclaim", "1", Self.key(reference)])
-    }
-
-    /// Opens every connection now (each loads the function library as it connects), so that a node starts with
-    /// its Redis functions in place rather than on its first request.
-    ///
-    /// - Throws: the first connection's error when Redis cannot be reached; the node still serves through PostgreSQL.
-    public func connectAll() async throws {
-        for worker in workers {
-            _ = try await worker.submit(["PING"])
-        }
-    }
-
-    /// Whether Redis answers.
-    public func ping() async throws {
-        _ = try await command(["PING"])
     }
 
     /// The key of a request: a hash of its reference, never the reference itself.

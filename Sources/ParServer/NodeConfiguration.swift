@@ -51,6 +51,25 @@ public struct NodeConfiguration: Sendable {
     /// The most events written in one group commit. Default 1000.
     public var maxBatchSize: Int = 1000
 
+    /// The token endpoint's URL, accepted as a client assertion's `aud` (RFC 9126 §2) and published in the
+    /// metadata (`PARSTORE_TOKEN_ENDPOINT`). Default `<issuer>/token`.
+    public var tokenEndpoint: String?
+    /// The PAR endpoint's URL on the mutual-TLS host, when there is one (`PARSTORE_MTLS_PAR_ENDPOINT`): published
+    /// under `mtls_endpoint_aliases` (RFC 8705 §5) and accepted as `aud` and `htu`.
+    public var mtlsPushEndpoint: String?
+    /// The header in which the TLS-terminating proxy forwards the client certificate (`PARSTORE_CLIENT_CERT_HEADER`,
+    /// e.g. `Client-Cert`, RFC 9440); `nil` disables the mutual-TLS methods.
+    public var clientCertificateHeader: String?
+    /// The proxies (addresses or CIDR ranges) whose certificate header is believed (`PARSTORE_TRUSTED_PROXIES`).
+    public var trustedProxies: [String] = []
+    /// Whether DPoP proofs must carry a server nonce (`PARSTORE_DPOP_NONCE=required`, RFC 9449 §8).
+    public var requireDPoPNonce = false
+    /// The push rate of clients registered without one (`PARSTORE_RATE_LIMIT`, per second, and
+    /// `PARSTORE_RATE_BURST`); `nil` leaves them unlimited.
+    public var defaultRateLimit: RateLimit?
+    /// The largest `authorization_details` value, in bytes (`PARSTORE_MAX_AUTHORIZATION_DETAILS`). Default 8 KiB.
+    public var maxAuthorizationDetailsSize = 8 * 1024
+
     /// The greatest request lifetime accepted: FAPI 2.0 requires `expires_in` strictly below 600 s.
     public static let maximumRequestLifetime: Duration = .seconds(600)
 
@@ -60,6 +79,12 @@ public struct NodeConfiguration: Sendable {
         self.apiKey = apiKey
         self.nodeID = nodeID
     }
+
+    /// The PAR endpoint's URL.
+    public var pushEndpoint: String { issuer + "/par" }
+
+    /// The token endpoint's URL.
+    public var resolvedTokenEndpoint: String { tokenEndpoint ?? issuer + "/token" }
 
     /// Where `/authorize` sends the browser.
     public var resolvedInteractionURL: String { interactionURL ?? issuer + "/interaction" }
@@ -83,6 +108,22 @@ public struct NodeConfiguration: Sendable {
         guard apiKey.utf8.count >= 16 else { throw ConfigurationError("PARSTORE_API_KEY must have at least 16 characters") }
         guard (1...65535).contains(port) else { throw ConfigurationError("PARSTORE_PORT must be between 1 and 65535") }
         guard maxBodySize >= 1024 else { throw ConfigurationError("PARSTORE_MAX_BODY must be at least 1024 bytes") }
+        for url in [resolvedTokenEndpoint, mtlsPushEndpoint].compactMap({ $0 })
+        where !(url.hasPrefix("https://") || url.hasPrefix("http://")) {
+            throw ConfigurationError("PARSTORE_TOKEN_ENDPOINT and PARSTORE_MTLS_PAR_ENDPOINT must be absolute http(s) URLs")
+        }
+        if clientCertificateHeader != nil {
+            guard !trustedProxies.isEmpty else {
+                throw ConfigurationError("PARSTORE_CLIENT_CERT_HEADER needs PARSTORE_TRUSTED_PROXIES: the header is believed only from them")
+            }
+        }
+        guard (try? TrustedProxies(trustedProxies)) != nil else {
+            throw ConfigurationError("PARSTORE_TRUSTED_PROXIES must be IP addresses or CIDR ranges, comma-separated")
+        }
+        if let limit = defaultRateLimit, limit.perSecond < 1 || limit.burst < 1 {
+            throw ConfigurationError("PARSTORE_RATE_LIMIT and PARSTORE_RATE_BURST must be at least 1")
+        }
+        guard maxAuthorizationDetailsSize >= 256 else { throw ConfigurationError("PARSTORE_MAX_AUTHORIZATION_DETAILS must be at least 256 bytes") }
         guard !nodeID.isEmpty, nodeID.utf8.count <= 128 else { throw ConfigurationError("PARSTORE_NODE_ID must have 1 to 128 characters") }
     }
 }

@@ -11,7 +11,7 @@ public import ServiceLifecycle
 public struct ParStoreNode: Sendable {
     public let configuration: NodeConfiguration
     public let postgres: PostgresEventStore
-    public let redis: RedisRequestCache?
+    public let redis: RedisPool?
     public let clients: ClientDirectory
     public let metrics: NodeMetrics
     public let lifecycle: RequestLifecycle
@@ -38,16 +38,17 @@ public struct ParStoreNode: Sendable {
             configuration: .init(conninfo: configuration.databaseURL, nodeID: configuration.nodeID, maxBatchSize: configuration.maxBatchSize),
             batchObserver: { metrics.groupCommitBatch.record(Double($0)) }
         )
-        self.redis = redisEndpoint.map { endpoint in
-            RedisRequestCache(
+        let redis = redisEndpoint.map { endpoint in
+            RedisPool(
                 endpoint: endpoint,
                 connections: configuration.redisConnections,
                 batchObserver: { metrics.redisPipelineBatch.record(Double($0)) }
             )
         }
+        self.redis = redis
         self.lifecycle = RequestLifecycle(
             postgres: postgres,
-            redis: redis,
+            redis: redis.map(RedisRequestCache.init(pool:)),
             metrics: metrics,
             fallbackRate: configuration.fallbackRate,
             logger: logger
@@ -55,10 +56,24 @@ public struct ParStoreNode: Sendable {
     }
 
     /// The routes of the node, behind the OAuth error middleware.
-    public func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    ///
+    /// - Throws: ``ConfigurationError`` for trusted proxies that are not addresses (checked by `validate()` first).
+    public func makeRouter() throws -> Router<ParRequestContext> {
+        let router = Router(context: ParRequestContext.self)
         router.add(middleware: OAuthErrorMiddleware())
-        PushEndpoint(clients: clients, lifecycle: lifecycle, configuration: configuration, metrics: metrics).register(on: router)
+        let guards = redis.map(RedisGuards.init(pool:))
+        let singleUse = SingleUseRecorder(guards: guards, metrics: metrics)
+        let authentication = try ClientAuthentication(configuration: configuration, clients: clients, singleUse: singleUse)
+        PushEndpoint(
+            configuration: configuration,
+            lifecycle: lifecycle,
+            metrics: metrics,
+            authentication: authentication,
+            rateLimiter: PushRateLimiter(guards: guards, defaultLimit: configuration.defaultRateLimit, metrics: metrics),
+            singleUse: singleUse
+        ).register(on: router)
+        MetadataEndpoint(configuration: configuration, clients: clients, certificatesEnabled: authentication.certificatesEnabled)
+            .register(on: router)
         AuthorizeEndpoint(clients: clients, lifecycle: lifecycle, configuration: configuration, metrics: metrics).register(on: router)
         BackendEndpoint(lifecycle: lifecycle, metrics: metrics, apiKey: configuration.apiKey).register(on: router)
         OperationsEndpoint(postgres: postgres, redis: redis, metrics: metrics).register(on: router)
@@ -111,9 +126,9 @@ public struct ParStoreNode: Sendable {
     }
 
     /// The HTTP application: the router on the configured address, with the node's services.
-    public func makeApplication() -> some ApplicationProtocol {
+    public func makeApplication() throws -> some ApplicationProtocol {
         Application(
-            router: makeRouter(),
+            router: try makeRouter(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parstore"),
             services: services,
             logger: logger

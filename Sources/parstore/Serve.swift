@@ -62,6 +62,34 @@ struct Serve: AsyncParsableCommand {
     var expiryGrace: Int?
     @Option(name: .customLong("sweep-interval"), help: "Seconds between sweeps. Env: PARSTORE_SWEEP_INTERVAL. Default: 5.")
     var sweepInterval: Int?
+    @Option(name: .customLong("token-endpoint"), help: "The token endpoint URL, accepted as assertion aud. Env: PARSTORE_TOKEN_ENDPOINT. Default: <issuer>/token.")
+    var tokenEndpoint: String?
+    @Option(
+        name: .customLong("mtls-par-endpoint"),
+        help: "The PAR endpoint on the mutual-TLS host (mtls_endpoint_aliases). Env: PARSTORE_MTLS_PAR_ENDPOINT."
+    )
+    var mtlsPushEndpoint: String?
+    @Option(
+        name: .customLong("client-cert-header"),
+        help: "Header where the TLS-terminating proxy forwards the client certificate (e.g. Client-Cert). Env: PARSTORE_CLIENT_CERT_HEADER."
+    )
+    var clientCertificateHeader: String?
+    @Option(
+        name: .customLong("trusted-proxies"),
+        help: "Comma-separated addresses or CIDR ranges whose certificate header is believed. Env: PARSTORE_TRUSTED_PROXIES."
+    )
+    var trustedProxies: String?
+    @Option(name: .customLong("dpop-nonce"), help: "required or off: DPoP proofs must carry a server nonce. Env: PARSTORE_DPOP_NONCE. Default: off.")
+    var dpopNonce: String?
+    @Option(name: .customLong("rate-limit"), help: "Pushes per second per client without a limit of its own. Env: PARSTORE_RATE_LIMIT. Default: unlimited.")
+    var rateLimit: Int?
+    @Option(name: .customLong("rate-burst"), help: "Burst of that default limit. Env: PARSTORE_RATE_BURST. Default: the rate.")
+    var rateBurst: Int?
+    @Option(
+        name: .customLong("max-authorization-details"),
+        help: "Largest authorization_details in bytes. Env: PARSTORE_MAX_AUTHORIZATION_DETAILS. Default: 8192."
+    )
+    var maxAuthorizationDetails: Int?
     @Option(name: .customLong("data-dir"), help: "Folder of the embedded servers. Env: PARSTORE_DATA_DIR. Default: .parstore.")
     var dataDir: String?
     @Option(help: "Folder of migration files (embedded mode). Env: PARSTORE_MIGRATIONS_DIR.") var migrations: String?
@@ -116,6 +144,22 @@ struct Serve: AsyncParsableCommand {
         configuration.cookieSecure = try Settings.boolean(cookieSecure, "PARSTORE_COOKIE_SECURE")
         if let seconds = try Settings.integer(expiryGrace, "PARSTORE_EXPIRY_GRACE") { configuration.expiryGrace = .seconds(seconds) }
         if let seconds = try Settings.integer(sweepInterval, "PARSTORE_SWEEP_INTERVAL") { configuration.sweepInterval = .seconds(max(1, seconds)) }
+        configuration.tokenEndpoint = Settings.value(tokenEndpoint, "PARSTORE_TOKEN_ENDPOINT")
+        configuration.mtlsPushEndpoint = Settings.value(mtlsPushEndpoint, "PARSTORE_MTLS_PAR_ENDPOINT")
+        configuration.clientCertificateHeader = Settings.value(clientCertificateHeader, "PARSTORE_CLIENT_CERT_HEADER")
+        configuration.trustedProxies = (Settings.value(trustedProxies, "PARSTORE_TRUSTED_PROXIES") ?? "")
+            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        switch Settings.value(dpopNonce, "PARSTORE_DPOP_NONCE") {
+        case nil, "off": configuration.requireDPoPNonce = false
+        case "required": configuration.requireDPoPNonce = true
+        default: throw ValidationError("PARSTORE_DPOP_NONCE must be required or off")
+        }
+        if let rate = try Settings.integer(rateLimit, "PARSTORE_RATE_LIMIT") {
+            configuration.defaultRateLimit = RateLimit(perSecond: rate, burst: try Settings.integer(rateBurst, "PARSTORE_RATE_BURST") ?? rate)
+        }
+        if let bytes = try Settings.integer(maxAuthorizationDetails, "PARSTORE_MAX_AUTHORIZATION_DETAILS") {
+            configuration.maxAuthorizationDetailsSize = bytes
+        }
         do {
             try configuration.validate()
         } catch {

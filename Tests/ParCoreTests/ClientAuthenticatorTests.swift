@@ -9,15 +9,25 @@ import Testing
         "basic": Client(id: "basic", authMethod: .clientSecretBasic, secretHash: Secret.sha256(basicSecret), redirectURIs: [], scopes: []),
         "post": Client(id: "post", authMethod: .clientSecretPost, secretHash: Secret.sha256(postSecret), redirectURIs: [], scopes: []),
         "public": Client(id: "public", authMethod: .none, secretHash: nil, redirectURIs: [], scopes: []),
+        "jwt": Client(id: "jwt", authMethod: .privateKeyJWT, secretHash: nil, redirectURIs: [], scopes: []),
+        "mtls": Client(id: "mtls", authMethod: .tlsClientAuth, secretHash: nil, redirectURIs: [], scopes: []),
         "a b:c": Client(id: "a b:c", authMethod: .clientSecretBasic, secretHash: Secret.sha256("s:é+"), redirectURIs: [], scopes: []),
     ]
 
-    private func authenticate(_ header: String?, _ body: String) throws(OAuthError) -> Client {
+    private func credential(_ header: String?, _ body: String) throws(OAuthError) -> ClientCredential {
         try ClientAuthenticator().authenticate(
             authorization: header,
             form: try FormParameters(parsing: Array(body.utf8)),
             lookup: { Self.clients[$0] }
         )
+    }
+
+    /// The client a secret or public authentication settles on.
+    private func authenticate(_ header: String?, _ body: String) throws(OAuthError) -> Client {
+        guard case .authenticated(let client) = try credential(header, body) else {
+            throw .invalidRequest("authentication is not finished")
+        }
+        return client
     }
 
     private func basic(_ id: String, _ secret: String) -> String {
@@ -85,13 +95,18 @@ import Testing
         }
     }
 
-    @Test func rfc7523_jwtAssertionsAreRefusedUntilSupported() {
-        #expect(throws: OAuthError.self) {
-            try authenticate(
-                nil,
-                "client_id=post&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=x"
-            )
+    @Test func rfc7523_assertionsGoToTheKeyCheckOnlyForPrivateKeyJWTClients() throws {
+        let type = "client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
+        #expect(try credential(nil, "client_id=jwt&\(type)&client_assertion=a.b.c") == .assertion(Self.clients["jwt"]!, "a.b.c"))
+        // A secret client cannot switch to an assertion; the type must be RFC 7523's; the assertion must be there.
+        for body in ["client_id=post&\(type)&client_assertion=a.b.c", "client_id=jwt&client_assertion_type=x&client_assertion=a.b.c", "client_id=jwt&\(type)"] {
+            #expect(throws: OAuthError.self) { try credential(nil, body) }
         }
+    }
+
+    @Test func rfc8705_2_certificateClientsAreHandedToTheCertificateCheck() throws {
+        #expect(try credential(nil, "client_id=mtls") == .certificate(Self.clients["mtls"]!))
+        #expect(throws: OAuthError.self) { try credential(nil, "client_id=mtls&client_secret=x") }
     }
 
     @Test func rfc6749_3_1_repeatedAuthenticationParametersAreRefused() {

@@ -38,7 +38,7 @@ struct AuthorizeEndpoint: Sendable {
         let parameters = try await self.parameters(of: request)
         let clientID = try parameters.single("client_id")
         guard let requestURI = try parameters.single("request_uri") else {
-            let required = configuration.requirePushedAuthorizationRequests || clientID.flatMap(clients.client)?.requiresPushedRequests == true
+            let required = configuration.requirePushedAuthorizationRequests || clientID.flatMap(clients.client)?.mustPush == true
             throw OAuthError.invalidRequest(
                 required
                     ? "Pushed authorization requests are required: send client_id and request_uri."

@@ -1,5 +1,7 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
+import NIOCore
 import Logging
 import ParCore
 
@@ -23,6 +25,7 @@ enum OAuthResponses {
         var headers: HTTPFields = [:]
         if let challenge = error.challenge { headers[.wwwAuthenticate] = challenge }
         if let retryAfter = error.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if let nonce = error.dpopNonce { headers[.dpopNonce] = nonce }
         return json(HTTPResponse.Status(code: error.status), body, headers: headers)
     }
 
@@ -32,6 +35,13 @@ enum OAuthResponses {
             .iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted)
         )
     }
+}
+
+extension HTTPField.Name {
+    /// RFC 9449 §4.1: the proof of possession.
+    static let dpop = HTTPField.Name("DPoP")!
+    /// RFC 9449 §8: a server-provided nonce.
+    static let dpopNonce = HTTPField.Name("DPoP-Nonce")!
 }
 
 /// Answers every error a route throws as an OAuth JSON error: domain errors with their status, the framework's

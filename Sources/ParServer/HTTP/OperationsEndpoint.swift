@@ -5,7 +5,7 @@ import ParRedis
 /// `GET /healthz` (the process answers), `GET /readyz` (PostgreSQL reachable; Redis state), `GET /metrics`.
 struct OperationsEndpoint: Sendable {
     let postgres: PostgresEventStore
-    let redis: RedisRequestCache?
+    let redis: RedisPool?
     let metrics: NodeMetrics
 
     func register<Context: RequestContext>(on router: Router<Context>) {

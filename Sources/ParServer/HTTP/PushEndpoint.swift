@@ -1,26 +1,48 @@
+import Foundation
+import HTTPTypes
 import Hummingbird
+import NIOCore
 import ParCore
+import ParCredentials
 import Prometheus
 
-/// `POST /par` (RFC 9126 §2): authenticate the client, refuse a `request_uri`, validate as an authorization
-/// request, store, answer `201` with the `request_uri` and `expires_in`.
+/// `POST /par` (RFC 9126 §2): authenticate the client, refuse a `request_uri`, unpack a request object, validate
+/// as an authorization request, bind a DPoP key, store, answer `201` with the `request_uri` and `expires_in`.
 struct PushEndpoint: Sendable {
-    let clients: ClientDirectory
     let lifecycle: RequestLifecycle
     let configuration: NodeConfiguration
     let metrics: NodeMetrics
-    private let authenticator = ClientAuthenticator()
-    private let validator = AuthorizationRequestValidator()
+    let authentication: ClientAuthentication
+    let rateLimiter: PushRateLimiter
+    let singleUse: SingleUseRecorder
+    let requestObjects: RequestObjectVerifier
+    let dpop: DPoPProofVerifier
+    let validator: AuthorizationRequestValidator
 
-    init(clients: ClientDirectory, lifecycle: RequestLifecycle, configuration: NodeConfiguration, metrics: NodeMetrics) {
-        self.clients = clients
-        self.lifecycle = lifecycle
+    init(
+        configuration: NodeConfiguration,
+        lifecycle: RequestLifecycle,
+        metrics: NodeMetrics,
+        authentication: ClientAuthentication,
+        rateLimiter: PushRateLimiter,
+        singleUse: SingleUseRecorder
+    ) {
         self.configuration = configuration
+        self.lifecycle = lifecycle
         self.metrics = metrics
+        self.authentication = authentication
+        self.rateLimiter = rateLimiter
+        self.singleUse = singleUse
+        self.requestObjects = RequestObjectVerifier(issuer: configuration.issuer)
+        self.dpop = DPoPProofVerifier(
+            targets: [configuration.pushEndpoint, configuration.mtlsPushEndpoint].compactMap { $0 },
+            nonces: configuration.requireDPoPNonce ? DPoPNonces(secret: configuration.apiKey) : nil
+        )
+        self.validator = AuthorizationRequestValidator(maxAuthorizationDetailsSize: configuration.maxAuthorizationDetailsSize)
     }
 
-    func register<Context: RequestContext>(on router: Router<Context>) {
-        router.post("par") { request, context in try await self.push(request) }
+    func register(on router: Router<ParRequestContext>) {
+        router.post("par") { request, context in try await self.push(request, peer: context.remoteAddress) }
         for method in [HTTPRequest.Method.get, .put, .delete, .patch, .head, .options] {
             router.on("par", method: method) { _, _ -> Response in
                 var answer = OAuthResponses.error(
@@ -32,10 +54,10 @@ struct PushEndpoint: Sendable {
         }
     }
 
-    func push(_ request: Request) async throws -> Response {
+    func push(_ request: Request, peer: SocketAddress?) async throws -> Response {
         let started = ContinuousClock.now
         do {
-            let response = try await handle(request)
+            let response = try await handle(request, peer: peer)
             metrics.push("created")
             metrics.pushDuration.record(ContinuousClock.now - started)
             return response
@@ -45,22 +67,68 @@ struct PushEndpoint: Sendable {
         }
     }
 
-    private func handle(_ request: Request) async throws -> Response {
+    private func handle(_ request: Request, peer: SocketAddress?) async throws -> Response {
         // RFC 9126 §2: the body is application/x-www-form-urlencoded, UTF-8.
         guard request.hasMediaType("application/x-www-form-urlencoded") else {
             throw OAuthError.invalidRequest("The body must be application/x-www-form-urlencoded.")
         }
         let body = try await request.collectBody(upTo: configuration.maxBodySize)
         let form = try FormParameters(parsing: body, limits: configuration.formLimits)
-        // RFC 9126 §2.1: (1) authenticate as the token endpoint would; (2) and (3) in the validator.
-        let client = try authenticator.authenticate(authorization: request.headers[.authorization], form: form, lookup: clients.client)
-        let pushed = try validator.validate(form, for: client)
+        let now = Date().timeIntervalSince1970
+
+        // RFC 9126 §2.1 step 1: authenticate as the token endpoint would, then count the push against the client.
+        let client = try await authentication.authenticate(request, form: form, peer: peer, now: now)
+        try Self.checkProfile(client)
+        try await rateLimiter.admit(client)
+        // Step 2: a request_uri is refused before anything is read from the request.
+        if form.contains("request_uri") {
+            throw OAuthError.invalidRequest("The request_uri parameter must not be sent to the pushed authorization request endpoint.")
+        }
+        // Step 3, with RFC 9126 §3: a request object replaces every other authorization parameter.
+        var pushed: PushedRequest
+        if let requestObject = try form.single("request"), !requestObject.isEmpty {
+            let claims = try await requestObjects.parameters(from: requestObject, for: client, now: now)
+            pushed = try validator.validate(claims, for: client, fromRequestObject: true)
+        } else {
+            // RFC 9126 §2.3: a client registered for signed request objects sends nothing else.
+            if client.requiresSignedRequestObject {
+                throw OAuthError.invalidRequest("This client must push its authorization request as a signed request object.")
+            }
+            pushed = try validator.validate(form.pairs, for: client)
+        }
+        try await bindProofOfPossession(request, to: &pushed, now: now)
+
         let lifetime = client.requestLifetime ?? configuration.requestLifetime
         let reference = try await lifecycle.push(pushed, lifetime: lifetime)
-        let expiresIn = lifetime.components.seconds
+        var headers: HTTPFields = [:]
+        if let nonces = dpop.nonces { headers[.dpopNonce] = nonces.current(now: now) }
         return OAuthResponses.json(
             .created,
-            #"{"request_uri":"# + JSONText.string(reference.requestURI) + #","expires_in":\#(expiresIn)}"#
+            #"{"request_uri":"# + JSONText.string(reference.requestURI) + #","expires_in":\#(lifetime.components.seconds)}"#,
+            headers: headers
         )
+    }
+
+    /// FAPI 2.0 §5.3.2.1 and §5.3.3.2: only `private_key_jwt` or mutual TLS, whatever the registry says.
+    private static func checkProfile(_ client: Client) throws(OAuthError) {
+        guard client.profile == .fapi2 else { return }
+        guard client.authMethod == .privateKeyJWT || client.authMethod.usesCertificate else {
+            throw OAuthError.invalidClient("FAPI 2.0 clients authenticate with private_key_jwt or mutual TLS.", usedAuthorizationHeader: false)
+        }
+    }
+
+    /// RFC 9449 §10.1: a `DPoP` header proof binds its key; with `dpop_jkt` too, both must name the same key.
+    private func bindProofOfPossession(_ request: Request, to pushed: inout PushedRequest, now: Double) async throws(OAuthError) {
+        let proofs = request.headers[values: .dpop]
+        guard !proofs.isEmpty else { return }
+        let proof = try await dpop.verify(headers: proofs, now: now)
+        try await singleUse.record(proof.singleUse, replayed: OAuthError(.invalidDPoPProof, "The DPoP proof was already used (jti)."))
+        if let jkt = pushed.parameters.first(where: { $0.name == "dpop_jkt" })?.value {
+            guard jkt == proof.thumbprint else {
+                throw OAuthError(.invalidDPoPProof, "The DPoP proof's key does not match the dpop_jkt parameter.")
+            }
+        } else {
+            pushed.parameters.append((name: "dpop_jkt", value: proof.thumbprint))
+        }
     }
 }

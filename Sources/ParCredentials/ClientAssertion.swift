@@ -1,0 +1,91 @@
+import Crypto
+public import ParCore
+
+/// A value that may be used once, across all nodes, until `untilMillis` (a JWT's `jti`): the caller records
+/// `key` in shared storage and refuses the request when it was already there.
+public struct SingleUse: Sendable, Equatable {
+    /// A storage key: a hash, never the `jti` itself.
+    public let key: String
+    /// Milliseconds since 1970 after which the JWT is refused anyway, so the record may go.
+    public let untilMillis: Int64
+
+    init(namespace: String, parts: [String], untilSeconds: Double) {
+        let digest = SHA256.hash(data: Array(parts.joined(separator: "\u{0}").utf8))
+        self.key = namespace + ":" + Secret.hex(Array(digest))
+        self.untilMillis = Int64(untilSeconds * 1000) + 1000
+    }
+}
+
+/// How far a JWT's times may stray: `iat`/`nbf` up to `futureSkew` ahead of this node's clock, `iat` at most
+/// `maxAge` behind it (FAPI 2.0 §5.3.2.1, RFC 9449 §11.1).
+public struct JWTTimeWindow: Sendable {
+    public var futureSkew: Double = 10
+    public var maxAge: Double = 60
+
+    public init(futureSkew: Double = 10, maxAge: Double = 60) {
+        self.futureSkew = futureSkew
+        self.maxAge = maxAge
+    }
+}
+
+/// Verifies `private_key_jwt` client assertions (RFC 7523 §3, RFC 9126 §2, FAPI 2.0 §5.3.2.1).
+public struct ClientAssertionVerifier: Sendable {
+    /// The accepted `aud` values: the issuer, the token endpoint and the PAR endpoint (RFC 9126 §2).
+    public let audiences: Set<String>
+    public let window: JWTTimeWindow
+
+    public init(audiences: Set<String>, window: JWTTimeWindow = JWTTimeWindow()) {
+        self.audiences = audiences
+        self.window = window
+    }
+
+    /// Verifies the assertion for `client` at time `now` (seconds since 1970).
+    ///
+    /// - Returns: the `jti`, to be used once.
+    /// - Throws: 401 `invalid_client` naming the rule that failed.
+    public func verify(_ assertion: String, for client: Client, now: Double) async throws(OAuthError) -> SingleUse {
+        func refuse(_ description: String) -> OAuthError { .invalidClient(description, usedAuthorizationHeader: false) }
+        let jws: CompactJWS
+        do {
+            jws = try CompactJWS(assertion)
+        } catch {
+            throw refuse("The client assertion is not usable: " + error.description)
+        }
+        // Explicit typing (RFC 8725 §3.11): a DPoP proof or request object is never a client assertion.
+        if let type = jws.header.string("typ"), !["jwt", "client-authentication+jwt"].contains(type.lowercased()) {
+            throw refuse("The client assertion has a typ that is not a client assertion's.")
+        }
+        guard let keys = client.jwks.flatMap(JWKSet.keys), await jws.isSigned(byOneOf: keys) else {
+            throw refuse("The client assertion's signature does not verify with the client's registered keys.")
+        }
+        let claims = jws.claims
+        // RFC 7523 §3 items 1 and 2: iss and sub are the client.
+        guard claims.string("iss") == client.id, claims.string("sub") == client.id else {
+            throw refuse("The client assertion's iss and sub must both be the client_id.")
+        }
+        // RFC 7523 §3 item 3, RFC 9126 §2: one audience, this server. Several audiences are refused
+        // (the audience injection attack on multi-valued aud; draft-ietf-oauth-rfc7523bis).
+        guard let audience = claims.strings("aud"), audience.count == 1, audiences.contains(audience[0]) else {
+            throw refuse("The client assertion's aud must be the issuer, the token endpoint or the PAR endpoint URL.")
+        }
+        guard let expiry = claims.date("exp") else { throw refuse("The client assertion has no exp claim.") }
+        guard expiry > now else { throw refuse("The client assertion has expired.") }
+        if let notBefore = claims.date("nbf"), notBefore > now + window.futureSkew {
+            throw refuse("The client assertion is not valid yet (nbf).")
+        }
+        if let issuedAt = claims.date("iat") {
+            guard issuedAt <= now + window.futureSkew else { throw refuse("The client assertion was issued in the future (iat).") }
+            guard issuedAt >= now - window.maxAge else {
+                throw refuse("The client assertion is older than \(Int(window.maxAge)) seconds.")
+            }
+        } else if expiry > now + window.maxAge {
+            // Without iat, its age is bounded by its expiry.
+            throw refuse("A client assertion without iat must expire within \(Int(window.maxAge)) seconds.")
+        }
+        // RFC 7523 §3 item 7: the jti prevents replay; ParStore requires it.
+        guard let jti = claims.string("jti"), !jti.isEmpty, jti.utf8.count <= 256 else {
+            throw refuse("The client assertion needs a jti of at most 256 bytes.")
+        }
+        return SingleUse(namespace: "jti", parts: [client.id, jti], untilSeconds: expiry)
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import JWTKit
+import ParCore
+
+/// The JWS algorithms ParStore verifies: client assertions, request objects and DPoP proofs (RFC 7518, RFC 8037).
+/// Only asymmetric ones: `none` and the HMAC algorithms are never accepted.
+public enum JWSAlgorithm: String, Sendable, CaseIterable {
+    case rs256 = "RS256"
+    case ps256 = "PS256"
+    case es256 = "ES256"
+    case eddsa = "EdDSA"
+
+    /// The names, as metadata lists them.
+    public static var names: [String] { allCases.map(\.rawValue) }
+
+    /// Whether a JWK (`kty`, `crv`) can verify this algorithm.
+    func fits(_ key: JSONObject) -> Bool {
+        switch self {
+        case .rs256, .ps256:
+            // RSA keys shorter than 2048 bits are refused (RFC 7518 §3.3, FAPI 2.0 §5.4).
+            guard key.string("kty") == "RSA", let modulus = key.string("n").flatMap(Base64URL.decode) else { return false }
+            return modulus.drop(while: { $0 == 0 }).count >= 256
+        case .es256: return key.string("kty") == "EC" && key.string("crv") == "P-256"
+        case .eddsa: return key.string("kty") == "OKP" && key.string("crv") == "Ed25519"
+        }
+    }
+}
+
+/// A compact JWS, split and decoded but not yet verified.
+public struct CompactJWS: Sendable {
+    public let header: JSONObject
+    public let claims: JSONObject
+    public let algorithm: JWSAlgorithm
+    let signingInput: [UInt8]
+    let signature: [UInt8]
+
+    /// Why a token is not a JWS ParStore can verify; the sentence never quotes the token.
+    public enum Failure: Error, Sendable, Equatable {
+        case encrypted
+        case malformed
+        case unsupportedAlgorithm
+        case criticalHeader
+
+        public var description: String {
+            switch self {
+            case .encrypted: "Encrypted JWTs (JWE) are not supported."
+            case .malformed: "The JWT is not a well-formed compact JWS with a JSON header and claims set."
+            case .unsupportedAlgorithm: "The JWT is not signed with one of " + JWSAlgorithm.names.joined(separator: ", ") + "."
+            case .criticalHeader: "The JWT has critical header parameters that are not understood."
+            }
+        }
+    }
+
+    public init(_ token: String) throws(Failure) {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        if parts.count == 5 { throw .encrypted }
+        guard parts.count == 3, !parts[2].isEmpty,
+            let headerBytes = Base64URL.decode(parts[0]), let header = JSONObject(parsing: headerBytes),
+            let claimsBytes = Base64URL.decode(parts[1]), let claims = JSONObject(parsing: claimsBytes),
+            let signature = Base64URL.decode(parts[2])
+        else { throw .malformed }
+        guard let name = header.string("alg"), let algorithm = JWSAlgorithm(rawValue: name) else { throw .unsupportedAlgorithm }
+        // RFC 7515 §4.1.11: a crit header this implementation does not understand makes the JWS invalid.
+        guard !header.contains("crit") else { throw .criticalHeader }
+        self.header = header
+        self.claims = claims
+        self.algorithm = algorithm
+        self.signingInput = Array(parts[0].utf8) + [UInt8(ascii: ".")] + Array(parts[1].utf8)
+        self.signature = signature
+    }
+
+    /// Whether one of `keys` (JWKs) verifies the signature; the header's `kid`, when present, picks the keys.
+    public func isSigned(byOneOf keys: [JSONObject]) async -> Bool {
+        let kid = header.string("kid")
+        for key in keys where kid == nil || key.string("kid") == kid {
+            if await isSigned(by: key) { return true }
+        }
+        return false
+    }
+
+    /// Whether `key` (a public JWK) verifies the signature with the header's algorithm.
+    public func isSigned(by key: JSONObject) async -> Bool {
+        guard algorithm.fits(key), key.string("use") == nil || key.string("use") == "sig" else { return false }
+        // Only the public members go to the key: the algorithm is ours (the header's, checked above), never the key's.
+        var members: [String: Any] = ["kid": "k", "alg": algorithm.rawValue]
+        for name in ["kty", "crv", "x", "y", "n", "e"] { members[name] = key.members[name] }
+        do {
+            let jwk = try JWK(json: JSONObject(members).text)
+            let keys = JWTKeyCollection()
+            try await keys.add(jwk: jwk)
+            let verifier = try await keys.getKey(for: "k", alg: algorithm.rawValue)
+            return try verifier.verify(signature, signs: signingInput)
+        } catch {
+            return false
+        }
+    }
+}
+
+/// A client's registered JWKS (RFC 7517 §5), as JWK objects.
+public enum JWKSet {
+    /// The keys of a JWKS document; `nil` when it is not one.
+    public static func keys(_ text: String) -> [JSONObject]? {
+        guard let document = JSONObject(parsing: Array(text.utf8)), let keys = document.members["keys"] as? [Any] else { return nil }
+        let objects = keys.compactMap { ($0 as? [String: Any]).map(JSONObject.init) }
+        return objects.count == keys.count ? objects : nil
+    }
+
+    /// Checks a JWKS for registration: public signing keys ParStore can use, no private members.
+    ///
+    /// - Returns: a sentence naming the problem, or `nil` when the set is usable.
+    public static func problem(_ text: String) -> String? {
+        guard let keys = keys(text), !keys.isEmpty else { return "the JWKS must be a JSON object with a non-empty keys array" }
+        for key in keys {
+            if ["d", "p", "q", "dp", "dq", "qi", "k"].contains(where: key.contains) {
+                return "the JWKS must hold public keys only (a key has private members)"
+            }
+            guard JWSAlgorithm.allCases.contains(where: { $0.fits(key) }) else {
+                return "every key must be RSA (2048 bits or more), EC P-256 or OKP Ed25519"
+            }
+        }
+        return nil
+    }
+}
+
+/// base64url without padding (RFC 4648 §5, RFC 7515 §2).
+public enum Base64URL {
+    public static func decode(_ text: some StringProtocol) -> [UInt8]? {
+        guard text.utf8.allSatisfy({ $0 != UInt8(ascii: "=") }) else { return nil }
+        var base64 = String(text).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
+        return Data(base64Encoded: base64).map(Array.init)
+    }
+
+    public static func encode(_ bytes: [UInt8]) -> String { Secret.base64URL(bytes) }
+}

@@ -1,0 +1,34 @@
+/// What the rate limiter decided.
+public enum RateDecision: Sendable, Equatable {
+    case allowed
+    /// Over the limit: retry after this many milliseconds.
+    case limited(retryAfterMillis: Int64)
+}
+
+/// Checks shared by all nodes: values usable once (JWT `jti`s) and per-client rate limits.
+public struct RedisGuards: Sendable {
+    private let pool: RedisPool
+
+    public init(pool: RedisPool) {
+        self.pool = pool
+    }
+
+    /// Records `key` until `untilMillis` (ms since 1970) unless it is already recorded.
+    ///
+    /// - Returns: `true` for the first use, `false` for a replay.
+    public func useOnce(_ key: String, untilMillis: Int64) async throws -> Bool {
+        let reply = try await pool.command(["SET", "parstore:once:" + key, "1", "NX", "PXAT", String(untilMillis)])
+        return reply != .null
+    }
+
+    /// Counts one request of `subject` against `perSecond` requests per second with bursts of `burst`
+    /// (GCRA on Redis's clock, so every node shares one budget).
+    public func admit(_ subject: String, perSecond: Int, burst: Int) async throws -> RateDecision {
+        let interval = max(1, 1_000_000 / max(1, perSecond))
+        let reply = try await pool.command([
+            "FCALL", "parstore_rate", "1", "parstore:rate:" + subject, String(interval), String(max(1, burst)),
+        ])
+        guard case .integer(let waitMicros) = reply else { throw RedisError(message: "unexpected reply to parstore_rate") }
+        return waitMicros <= 0 ? .allowed : .limited(retryAfterMillis: Int64((waitMicros + 999) / 1000))
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ParCore
+import ParCredentials
+
+/// Authenticates the client of a PAR exactly as the token endpoint would (RFC 9126 §2.1, step 1): the method is
+/// picked and secrets checked by ``ClientAuthenticator``; assertions and certificates are finished here.
+struct ClientAuthentication: Sendable {
+    let clients: ClientDirectory
+    let assertions: ClientAssertionVerifier
+    let singleUse: SingleUseRecorder
+    /// The header carrying the forwarded client certificate, when mutual TLS is configured.
+    let certificateHeader: HTTPField.Name?
+    let trustedProxies: TrustedProxies
+    private let authenticator = ClientAuthenticator()
+
+    init(configuration: NodeConfiguration, clients: ClientDirectory, singleUse: SingleUseRecorder) throws {
+        self.clients = clients
+        self.singleUse = singleUse
+        let audiences = [configuration.issuer, configuration.resolvedTokenEndpoint, configuration.pushEndpoint, configuration.mtlsPushEndpoint]
+        self.assertions = ClientAssertionVerifier(audiences: Set(audiences.compactMap { $0 }))
+        self.certificateHeader = configuration.clientCertificateHeader.flatMap { HTTPField.Name($0) }
+        self.trustedProxies = try TrustedProxies(configuration.trustedProxies)
+    }
+
+    /// Whether the mutual-TLS methods can be used at all.
+    var certificatesEnabled: Bool { certificateHeader != nil }
+
+    func authenticate(_ request: Request, form: FormParameters, peer: SocketAddress?, now: Double) async throws(OAuthError) -> Client {
+        let credential = try authenticator.authenticate(authorization: request.headers[.authorization], form: form, lookup: clients.client)
+        switch credential {
+        case .authenticated(let client):
+            return client
+        case .assertion(let client, let assertion):
+            let jti = try await assertions.verify(assertion, for: client, now: now)
+            try await singleUse.record(
+                jti,
+                replayed: .invalidClient("The client assertion was already used (jti).", usedAuthorizationHeader: false)
+            )
+            return client
+        case .certificate(let client):
+            guard let certificate = forwardedCertificate(request, peer: peer), let binding = client.certificate,
+                certificate.matches(binding, method: client.authMethod)
+            else {
+                throw .invalidClient("The client certificate is missing or not the one registered.", usedAuthorizationHeader: false)
+            }
+            return client
+        }
+    }
+
+    /// The certificate the TLS-terminating proxy forwarded; ignored unless the TCP peer is a trusted proxy.
+    private func forwardedCertificate(_ request: Request, peer: SocketAddress?) -> ClientCertificate? {
+        guard let certificateHeader, trustedProxies.contains(peer) else { return nil }
+        let values = request.headers[values: certificateHeader]
+        guard values.count == 1 else { return nil }
+        return ClientCertificate(headerValue: values[0])
+    }
+}
