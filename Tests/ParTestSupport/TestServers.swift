@@ -136,6 +136,12 @@ public struct TestDatabase: Sendable {
         return secret
     }
 
+    /// Registers a client as it is.
+    public func register(_ client: Client) async throws {
+        let url = self.url
+        try await runOnOwnThread(name: "test-register") { try ClientRegistry.add(client, on: PGConnection(url)) }
+    }
+
     /// The events of a request, oldest first, as (kind, client id).
     public func events(of requestURI: String) async throws -> [(kind: String, client: String)] {
         guard let reference = RequestReference(requestURI: requestURI) else { return [] }
