@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import ParCore
@@ -114,4 +115,11 @@ func redeemedParameters(_ client: some TestClientProtocol, _ clientID: String, _
     let redeemed = try await client.redeem(clientID, requestURI)
     #expect(redeemed.status == .ok)
     return try #require(try jsonObject(redeemed)["parameters"] as? [String: Any])
+}
+
+extension HTTPField.Name {
+    /// RFC 9449 §4.1.
+    static let dpopProof = HTTPField.Name("DPoP")!
+    /// RFC 9449 §8.
+    static let dpopNonceHeader = HTTPField.Name("DPoP-Nonce")!
 }
