@@ -23,8 +23,8 @@ public struct RedisGuards: Sendable {
 
     /// Counts one request of `subject` against `perSecond` requests per second with bursts of `burst`
     /// (GCRA on Redis's clock, so every node shares one budget).
-    public func admit(_ subject: String, perSecond: Int, burst: Int) async throws -> RateDecision {
-        let interval = max(1, 1_000_000 / max(1, perSecond))
+    public func admit(_ subject: String, perSecond: Double, burst: Int) async throws -> RateDecision {
+        let interval = Int64(max(1, (1_000_000 / max(perSecond, 0.000_1)).rounded()))
         let reply = try await pool.command([
             "FCALL", "parstore_rate", "1", "parstore:rate:" + subject, String(interval), String(max(1, burst)),
         ])

@@ -120,8 +120,8 @@ public struct NodeConfiguration: Sendable {
         guard (try? TrustedProxies(trustedProxies)) != nil else {
             throw ConfigurationError("PARSTORE_TRUSTED_PROXIES must be IP addresses or CIDR ranges, comma-separated")
         }
-        if let limit = defaultRateLimit, limit.perSecond < 1 || limit.burst < 1 {
-            throw ConfigurationError("PARSTORE_RATE_LIMIT and PARSTORE_RATE_BURST must be at least 1")
+        if let limit = defaultRateLimit, !(limit.perSecond > 0) || limit.burst < 1 {
+            throw ConfigurationError("PARSTORE_RATE_LIMIT must be above 0 and PARSTORE_RATE_BURST at least 1")
         }
         guard maxAuthorizationDetailsSize >= 256 else { throw ConfigurationError("PARSTORE_MAX_AUTHORIZATION_DETAILS must be at least 256 bytes") }
         guard !nodeID.isEmpty, nodeID.utf8.count <= 128 else { throw ConfigurationError("PARSTORE_NODE_ID must have 1 to 128 characters") }

@@ -36,7 +36,7 @@ struct ClientDocument: Codable {
     /// Seconds.
     var interaction_lifetime: Int?
     /// Pushes per second, and the burst (default: the rate).
-    var rate_limit: Int?
+    var rate_limit: Double?
     var rate_limit_burst: Int?
 
     init(clientID: String, authMethod: String) {
@@ -131,8 +131,8 @@ struct ClientDocument: Codable {
         }
         var rateLimit: RateLimit? = nil
         if let rate = rate_limit {
-            let burst = rate_limit_burst ?? rate
-            guard rate >= 1, burst >= 1 else { throw invalid("rate_limit and rate_limit_burst must be at least 1") }
+            let burst = rate_limit_burst ?? max(1, Int(rate.rounded(.up)))
+            guard rate > 0, rate.isFinite, burst >= 1 else { throw invalid("rate_limit must be above 0 and rate_limit_burst at least 1") }
             rateLimit = RateLimit(perSecond: rate, burst: burst)
         } else if rate_limit_burst != nil {
             throw invalid("rate_limit_burst needs rate_limit")

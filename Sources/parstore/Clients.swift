@@ -55,7 +55,7 @@ struct Clients: ParsableCommand {
         var allowUnregisteredRedirectURIs = false
         @Option(name: .customLong("redirect-uri-prefix"), help: "Unregistered redirect URIs must start with this; repeat.")
         var redirectURIPrefixes: [String] = []
-        @Option(name: .customLong("rate-limit"), help: "Pushes per second. Default: the node's.") var rateLimit: Int?
+        @Option(name: .customLong("rate-limit"), help: "Pushes per second (0.1 is 6 a minute). Default: the node's.") var rateLimit: Double?
         @Option(name: .customLong("rate-burst"), help: "Pushes at once. Default: the rate.") var rateBurst: Int?
         @Flag(help: "Print JSON.") var json = false
 

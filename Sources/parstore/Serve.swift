@@ -82,7 +82,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("dpop-nonce"), help: "required or off: DPoP proofs must carry a server nonce. Env: PARSTORE_DPOP_NONCE. Default: off.")
     var dpopNonce: String?
     @Option(name: .customLong("rate-limit"), help: "Pushes per second per client without a limit of its own. Env: PARSTORE_RATE_LIMIT. Default: unlimited.")
-    var rateLimit: Int?
+    var rateLimit: Double?
     @Option(name: .customLong("rate-burst"), help: "Burst of that default limit. Env: PARSTORE_RATE_BURST. Default: the rate.")
     var rateBurst: Int?
     @Option(
@@ -154,8 +154,10 @@ struct Serve: AsyncParsableCommand {
         case "required": configuration.requireDPoPNonce = true
         default: throw ValidationError("PARSTORE_DPOP_NONCE must be required or off")
         }
-        if let rate = try Settings.integer(rateLimit, "PARSTORE_RATE_LIMIT") {
-            configuration.defaultRateLimit = RateLimit(perSecond: rate, burst: try Settings.integer(rateBurst, "PARSTORE_RATE_BURST") ?? rate)
+        if let text = rateLimit.map({ String($0) }) ?? Settings.value(nil, "PARSTORE_RATE_LIMIT") {
+            guard let rate = Double(text) else { throw ValidationError("PARSTORE_RATE_LIMIT must be a number") }
+            let burst = try Settings.integer(rateBurst, "PARSTORE_RATE_BURST") ?? max(1, Int(rate.rounded(FloatingPointRoundingRule.up)))
+            configuration.defaultRateLimit = RateLimit(perSecond: rate, burst: burst)
         }
         if let bytes = try Settings.integer(maxAuthorizationDetails, "PARSTORE_MAX_AUTHORIZATION_DETAILS") {
             configuration.maxAuthorizationDetailsSize = bytes

@@ -88,6 +88,71 @@ import Testing
         }
     }
 
+    @Test func clientsImportRegistersEveryKindOfClientIdempotentlyFromJSONAndYAML() async throws {
+        let database = try await freshDatabase()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("import-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let jwtID = uniqueClientID("imp-jwt"), mtlsID = uniqueClientID("imp-mtls"), basicID = uniqueClientID("imp-basic")
+        try Data(TestKey.jwks([Conformance.es256]).utf8).write(to: folder.appendingPathComponent("keys.json"))
+        let clients: [[String: Any]] = [
+            [
+                "client_id": jwtID, "token_endpoint_auth_method": "private_key_jwt", "jwks_file": "keys.json", "profile": "fapi2",
+                "redirect_uris": ["https://client.example.org/cb"], "scope": "openid profile accounts",
+                "authorization_details_types": ["payment_initiation"], "rate_limit": 50,
+            ],
+            [
+                "client_id": mtlsID, "token_endpoint_auth_method": "tls_client_auth", "tls_client_auth_subject_dn": "CN=bank, O=Example, C=DE",
+                "redirect_uris": ["https://bank.example.org/cb"],
+            ],
+            ["client_id": basicID, "token_endpoint_auth_method": "client_secret_basic", "redirect_uris": ["https://basic.example.org/cb"]],
+        ]
+        let json = folder.appendingPathComponent("clients.json")
+        try JSONSerialization.data(withJSONObject: clients).write(to: json)
+
+        let first = try await Command.parstore(["clients", "import", "--database-url", database.url, json.path])
+        #expect(first.status == 0, "\(first.output)")
+        #expect(first.output.contains("3 created, 0 updated, 0 unchanged"))
+        #expect(first.output.contains("\(basicID) client_secret: "), "a generated secret is shown once")
+        let again = try await Command.parstore(["clients", "import", "--database-url", database.url, json.path])
+        #expect(again.output.contains("0 created, 0 updated, 3 unchanged"), "\(again.output)")
+        #expect(!again.output.contains("client_secret"), "the registered secret is kept")
+
+        // YAML, changing one client; the others stay as they are.
+        let yaml = folder.appendingPathComponent("clients.yaml")
+        try """
+            clients:
+              - client_id: \(mtlsID)
+                token_endpoint_auth_method: tls_client_auth
+                tls_client_auth_san_dns: bank.example.org
+                redirect_uris: [https://bank.example.org/cb]
+            """.write(to: yaml, atomically: true, encoding: .utf8)
+        let changed = try await Command.parstore(["clients", "import", "--database-url", database.url, yaml.path])
+        #expect(changed.output.contains("0 created, 1 updated, 0 unchanged"), "\(changed.output)")
+
+        // A file with one invalid client writes nothing.
+        let invalid = folder.appendingPathComponent("invalid.json")
+        try JSONSerialization.data(withJSONObject: [
+            ["client_id": uniqueClientID("imp-new"), "token_endpoint_auth_method": "none", "redirect_uris": ["https://n.example/cb"]],
+            ["client_id": uniqueClientID("imp-bad"), "token_endpoint_auth_method": "client_secret_basic", "profile": "fapi2", "redirect_uris": ["https://b.example/cb"]],
+        ]).write(to: invalid)
+        let refused = try await Command.parstore(["clients", "import", "--database-url", database.url, invalid.path])
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("FAPI 2.0"))
+        #expect(try await database.count("SELECT count(*) FROM parstore_clients") == 3)
+
+        // The imported key client pushes through a node, with its registered keys and profile.
+        let servers = try await TestServers.shared.shared()
+        var configuration = TestNodes.configuration(databaseURL: database.url, redisURL: servers.redisURL)
+        configuration.issuer = Conformance.issuer
+        let node = try await TestNodes.make(configuration)
+        try await node.application().test(.router) { http in
+            let pushed = try await http.push(Conformance.signedForm(jwtID))
+            expectAnswer(pushed, .created)
+            #expect(try #require(try jsonObject(pushed)["expires_in"] as? Int) < 600)
+        }
+    }
+
     @Test func auditPassesOnTheLogTheTestsProduce() async throws {
         let scenario = try await Scenario.make("audit")
         let (servers, clientID, secret, node) = (scenario.servers, scenario.clientID, scenario.secret, scenario.node)
