@@ -13,7 +13,6 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let invalidScope = Code(rawValue: "invalid_scope")
         public static let unauthorizedClient = Code(rawValue: "unauthorized_client")
         public static let unsupportedResponseType = Code(rawValue: "unsupported_response_type")
-        public static let requestNotSupported = Code(rawValue: "request_not_supported")
         public static let invalidRequestURI = Code(rawValue: "invalid_request_uri")
         public static let invalidToken = Code(rawValue: "invalid_token")
         public static let invalidTicket = Code(rawValue: "invalid_ticket")
