@@ -66,6 +66,13 @@ public struct AuthorizationRequestValidator: Sendable {
             try checkAuthorizationDetails(details, for: client)
         }
         try OpenIDParameters.check(parameters)
+        // Stored as JSON: written anew by the parser that checked them, so the stored text is always plain JSON.
+        for (index, pair) in sent.enumerated() where PushedRequest.jsonParameters.contains(pair.name) {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(pair.value.utf8)),
+                let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            else { throw .invalidRequest("The \(pair.name) parameter is not JSON.") }
+            sent[index].value = String(decoding: data, as: UTF8.self)
+        }
         if let jkt = parameters["dpop_jkt"], !Secret.isBase64URL(jkt, length: 43) {
             throw .invalidRequest("The dpop_jkt parameter is not a base64url SHA-256 JWK thumbprint.")
         }

@@ -9,10 +9,10 @@ import ParCore
 enum OAuthResponses {
     static let jsonHeaders: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
 
-    /// A JSON body with `Cache-Control: no-store`.
+    /// A JSON body with `Cache-Control: no-store`, unless `headers` says otherwise.
     static func json(_ status: HTTPResponse.Status, _ body: String, headers: HTTPFields = [:]) -> Response {
         var fields = jsonHeaders
-        fields.append(contentsOf: headers)
+        for field in headers { fields[field.name] = field.value }
         return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
     }
 
