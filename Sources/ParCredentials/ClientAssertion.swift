@@ -45,20 +45,13 @@ public struct ClientAssertionVerifier: Sendable {
     /// - Throws: 401 `invalid_client` naming the rule that failed.
     public func verify(_ assertion: String, for client: Client, now: Double) async throws(OAuthError) -> SingleUse {
         func refuse(_ description: String) -> OAuthError { .invalidClient(description, usedAuthorizationHeader: false) }
-        let jws: CompactJWS
-        do {
-            jws = try CompactJWS(assertion)
-        } catch {
-            throw refuse("The client assertion is not usable: " + error.description)
-        }
-        // Explicit typing (RFC 8725 §3.11): a DPoP proof or request object is never a client assertion.
-        if let type = jws.header.string("typ"), !["jwt", "client-authentication+jwt"].contains(type.lowercased()) {
-            throw refuse("The client assertion has a typ that is not a client assertion's.")
-        }
-        guard let keys = client.jwks.flatMap(JWKSet.keys), await jws.isSigned(byOneOf: keys) else {
-            throw refuse("The client assertion's signature does not verify with the client's registered keys.")
-        }
-        let claims = jws.claims
+        let claims = try await CompactJWS.claims(
+            of: assertion,
+            what: "client assertion",
+            types: ["jwt", "client-authentication+jwt"],
+            jwks: client.jwks,
+            refuse: refuse
+        )
         // RFC 7523 §3 items 1 and 2: iss and sub are the client.
         guard claims.string("iss") == client.id, claims.string("sub") == client.id else {
             throw refuse("The client assertion's iss and sub must both be the client_id.")

@@ -69,6 +69,35 @@ public struct CompactJWS: Sendable {
         self.signature = signature
     }
 
+    /// The claims of a JWT a client signed with one of its registered keys: well formed, explicitly typed as
+    /// `types` allow (or untyped), verified against `jwks`.
+    ///
+    /// - Parameters:
+    ///   - what: names the JWT in the refusal sentences ("client assertion", "request object").
+    ///   - refuse: makes the error for a sentence.
+    static func claims(
+        of token: String,
+        what: String,
+        types: Set<String>,
+        jwks: String?,
+        refuse: (String) -> OAuthError
+    ) async throws(OAuthError) -> JSONObject {
+        let jws: CompactJWS
+        do {
+            jws = try CompactJWS(token)
+        } catch {
+            throw refuse("The \(what) is not usable: " + error.description)
+        }
+        // Explicit typing (RFC 8725 §3.11): one kind of JWT is never accepted as another.
+        if let type = jws.header.string("typ"), !types.contains(type.lowercased()) {
+            throw refuse("The \(what) has a typ that is not a \(what)'s.")
+        }
+        guard let keys = jwks.flatMap(JWKSet.keys), await jws.isSigned(byOneOf: keys) else {
+            throw refuse("The \(what)'s signature does not verify with the client's registered keys.")
+        }
+        return jws.claims
+    }
+
     /// Whether one of `keys` (JWKs) verifies the signature; the header's `kid`, when present, picks the keys.
     public func isSigned(byOneOf keys: [JSONObject]) async -> Bool {
         let kid = header.string("kid")

@@ -19,19 +19,13 @@ public struct RequestObjectVerifier: Sendable {
     /// - Throws: 400 `invalid_request_object`.
     public func parameters(from token: String, for client: Client, now: Double) async throws(OAuthError) -> [(name: String, value: String)] {
         func refuse(_ description: String) -> OAuthError { OAuthError(.invalidRequestObject, description) }
-        let jws: CompactJWS
-        do {
-            jws = try CompactJWS(token)
-        } catch {
-            throw refuse("The request object is not usable: " + error.description)
-        }
-        if let type = jws.header.string("typ"), !["jwt", "oauth-authz-req+jwt"].contains(type.lowercased()) {
-            throw refuse("The request object has a typ that is not a request object's.")
-        }
-        guard let keys = client.jwks.flatMap(JWKSet.keys), await jws.isSigned(byOneOf: keys) else {
-            throw refuse("The request object's signature does not verify with the client's registered keys.")
-        }
-        let claims = jws.claims
+        let claims = try await CompactJWS.claims(
+            of: token,
+            what: "request object",
+            types: ["jwt", "oauth-authz-req+jwt"],
+            jwks: client.jwks,
+            refuse: refuse
+        )
         // RFC 9126 §3: the client_id claim must be the authenticated client; iss, when sent, too.
         guard claims.string("client_id") == client.id else {
             throw refuse("The request object's client_id claim must be the authenticated client.")
