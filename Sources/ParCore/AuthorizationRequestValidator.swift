@@ -30,10 +30,8 @@ public struct AuthorizationRequestValidator: Sendable {
     ) throws(OAuthError) -> PushedRequest {
         // RFC 6749 §3.1: parameters sent without a value are treated as omitted.
         var sent = pairs.filter { !$0.value.isEmpty && !ClientAuthenticator.authenticationParameters.contains($0.name) }
-        // RFC 9126 §2.1: a request_uri is never accepted at the PAR endpoint, not even inside a request object.
-        if sent.contains(where: { $0.name == "request_uri" }) {
-            throw .invalidRequest("The request_uri parameter must not be sent to the pushed authorization request endpoint.")
-        }
+        // Not even inside a request object.
+        try Self.refuseRequestURI(in: sent)
         if sent.contains(where: { $0.name == "request" }) {
             throw fromRequestObject
                 ? OAuthError(.invalidRequestObject, "A request object must not contain another request object.")
@@ -81,6 +79,13 @@ public struct AuthorizationRequestValidator: Sendable {
             sent[index].value = String(maxAge)
         }
         return PushedRequest(clientID: client.id, parameters: sent)
+    }
+
+    /// RFC 9126 §2.1 step 2: a `request_uri` is never accepted at the PAR endpoint.
+    public static func refuseRequestURI(in pairs: [(name: String, value: String)]) throws(OAuthError) {
+        if pairs.contains(where: { $0.name == "request_uri" }) {
+            throw .invalidRequest("The request_uri parameter must not be sent to the pushed authorization request endpoint.")
+        }
     }
 
     /// RFC 6749 §3.3: scope tokens, each allowed for the client.

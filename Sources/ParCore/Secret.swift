@@ -39,6 +39,25 @@ public enum Secret {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// The bytes of unpadded base64url text (RFC 7515 §2); `nil` for padding or characters outside the alphabet.
+    public static func bytes(fromBase64URL text: some StringProtocol) -> [UInt8]? {
+        var out = [UInt8]()
+        out.reserveCapacity(text.utf8.count * 3 / 4)
+        var value: UInt32 = 0
+        var bits = 0
+        for byte in text.utf8 {
+            guard let sextet = base64URLAlphabet.firstIndex(of: byte) else { return nil }
+            value = value << 6 | UInt32(sextet)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: value >> UInt32(bits)))
+            }
+        }
+        // A single leftover character (6 bits) cannot end base64url text.
+        return text.utf8.count % 4 == 1 ? nil : out
+    }
+
     /// Lower-case hexadecimal.
     public static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)

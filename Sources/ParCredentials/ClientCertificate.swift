@@ -32,7 +32,7 @@ public struct ClientCertificate: Sendable {
     }
 
     /// `x5t#S256`: base64url SHA-256 of the DER (RFC 8705 §3.1).
-    public var thumbprint: String { Base64URL.encode(Array(SHA256.hash(data: der))) }
+    public var thumbprint: String { Secret.base64URL(Array(SHA256.hash(data: der))) }
 
     /// Whether the certificate is the one `binding` names for `method`.
     public func matches(_ binding: CertificateBinding, method: ClientAuthMethod) -> Bool {

@@ -32,7 +32,7 @@ public struct DPoPNonces: Sendable {
     private func nonce(forSlot slot: Int64) -> String {
         let counter = withUnsafeBytes(of: slot.bigEndian, Array.init)
         let mac = HMAC<SHA256>.authenticationCode(for: counter, using: key)
-        return Base64URL.encode(counter + Array(mac).prefix(16))
+        return Secret.base64URL(counter + Array(mac).prefix(16))
     }
 }
 

@@ -1,4 +1,5 @@
 import Crypto
+import ParCore
 
 /// RFC 7638 JWK SHA-256 thumbprints: the `dpop_jkt` value (RFC 9449 §10.1).
 public enum JWKThumbprint {
@@ -21,6 +22,6 @@ public enum JWKThumbprint {
             canonical += (index == 0 ? "" : ",") + "\"\(name)\":\"\(value)\""
         }
         canonical += "}"
-        return Base64URL.encode(Array(SHA256.hash(data: Array(canonical.utf8))))
+        return Secret.base64URL(Array(SHA256.hash(data: Array(canonical.utf8))))
     }
 }

@@ -18,7 +18,7 @@ public enum JWSAlgorithm: String, Sendable, CaseIterable {
         switch self {
         case .rs256, .ps256:
             // RSA keys shorter than 2048 bits are refused (RFC 7518 §3.3, FAPI 2.0 §5.4).
-            guard key.string("kty") == "RSA", let modulus = key.string("n").flatMap(Base64URL.decode) else { return false }
+            guard key.string("kty") == "RSA", let modulus = key.string("n").flatMap({ Secret.bytes(fromBase64URL: $0) }) else { return false }
             return modulus.drop(while: { $0 == 0 }).count >= 256
         case .es256: return key.string("kty") == "EC" && key.string("crv") == "P-256"
         case .eddsa: return key.string("kty") == "OKP" && key.string("crv") == "Ed25519"
@@ -55,9 +55,9 @@ public struct CompactJWS: Sendable {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         if parts.count == 5 { throw .encrypted }
         guard parts.count == 3, !parts[2].isEmpty,
-            let headerBytes = Base64URL.decode(parts[0]), let header = JSONObject(parsing: headerBytes),
-            let claimsBytes = Base64URL.decode(parts[1]), let claims = JSONObject(parsing: claimsBytes),
-            let signature = Base64URL.decode(parts[2])
+            let headerBytes = Secret.bytes(fromBase64URL: parts[0]), let header = JSONObject(parsing: headerBytes),
+            let claimsBytes = Secret.bytes(fromBase64URL: parts[1]), let claims = JSONObject(parsing: claimsBytes),
+            let signature = Secret.bytes(fromBase64URL: parts[2])
         else { throw .malformed }
         guard let name = header.string("alg"), let algorithm = JWSAlgorithm(rawValue: name) else { throw .unsupportedAlgorithm }
         // RFC 7515 §4.1.11: a crit header this implementation does not understand makes the JWS invalid.
@@ -149,16 +149,4 @@ public enum JWKSet {
         }
         return nil
     }
-}
-
-/// base64url without padding (RFC 4648 §5, RFC 7515 §2).
-public enum Base64URL {
-    public static func decode(_ text: some StringProtocol) -> [UInt8]? {
-        guard text.utf8.allSatisfy({ $0 != UInt8(ascii: "=") }) else { return nil }
-        var base64 = String(text).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
-        return Data(base64Encoded: base64).map(Array.init)
-    }
-
-    public static func encode(_ bytes: [UInt8]) -> String { Secret.base64URL(bytes) }
 }

@@ -15,6 +15,10 @@ public struct ParStoreNode: Sendable {
     public let clients: ClientDirectory
     public let metrics: NodeMetrics
     public let lifecycle: RequestLifecycle
+    /// Client authentication at the PAR endpoint, with its trusted proxies parsed once.
+    let authentication: ClientAuthentication
+    let singleUse: SingleUseRecorder
+    let rateLimiter: PushRateLimiter
     let logger: Logger
 
     /// Builds the node; connections open on first use.
@@ -53,23 +57,22 @@ public struct ParStoreNode: Sendable {
             fallbackRate: configuration.fallbackRate,
             logger: logger
         )
+        let guards = redis.map(RedisGuards.init(pool:))
+        self.singleUse = SingleUseRecorder(guards: guards, metrics: metrics)
+        self.rateLimiter = PushRateLimiter(guards: guards, defaultLimit: configuration.defaultRateLimit, metrics: metrics)
+        self.authentication = try ClientAuthentication(configuration: configuration, clients: clients, singleUse: singleUse)
     }
 
     /// The routes of the node, behind the OAuth error middleware.
-    ///
-    /// - Throws: ``ConfigurationError`` for trusted proxies that are not addresses (checked by `validate()` first).
-    public func makeRouter() throws -> Router<ParRequestContext> {
+    public func makeRouter() -> Router<ParRequestContext> {
         let router = Router(context: ParRequestContext.self)
         router.add(middleware: OAuthErrorMiddleware())
-        let guards = redis.map(RedisGuards.init(pool:))
-        let singleUse = SingleUseRecorder(guards: guards, metrics: metrics)
-        let authentication = try ClientAuthentication(configuration: configuration, clients: clients, singleUse: singleUse)
         PushEndpoint(
             configuration: configuration,
             lifecycle: lifecycle,
             metrics: metrics,
             authentication: authentication,
-            rateLimiter: PushRateLimiter(guards: guards, defaultLimit: configuration.defaultRateLimit, metrics: metrics),
+            rateLimiter: rateLimiter,
             singleUse: singleUse
         ).register(on: router)
         MetadataEndpoint(configuration: configuration, clients: clients, certificatesEnabled: authentication.certificatesEnabled)
@@ -126,9 +129,9 @@ public struct ParStoreNode: Sendable {
     }
 
     /// The HTTP application: the router on the configured address, with the node's services.
-    public func makeApplication() throws -> some ApplicationProtocol {
+    public func makeApplication() -> some ApplicationProtocol {
         Application(
-            router: try makeRouter(),
+            router: makeRouter(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parstore"),
             services: services,
             logger: logger

@@ -79,7 +79,7 @@ extension HTTPFields {
 extension ParStoreNode {
     /// The node as an application, to drive with `test(.router)`.
     func application() -> some ApplicationProtocol {
-        Application(router: try! makeRouter(), services: services)
+        Application(router: makeRouter(), services: services)
     }
 }
 

@@ -81,9 +81,7 @@ struct PushEndpoint: Sendable {
         try Self.checkProfile(client)
         try await rateLimiter.admit(client)
         // Step 2: a request_uri is refused before anything is read from the request.
-        if form.contains("request_uri") {
-            throw OAuthError.invalidRequest("The request_uri parameter must not be sent to the pushed authorization request endpoint.")
-        }
+        try AuthorizationRequestValidator.refuseRequestURI(in: form.pairs)
         // Step 3, with RFC 9126 §3: a request object replaces every other authorization parameter.
         var pushed: PushedRequest
         if let requestObject = try form.single("request"), !requestObject.isEmpty {
