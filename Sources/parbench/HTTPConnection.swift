@@ -3,6 +3,10 @@ import NIOHTTP1
 import NIOPosix
 
 /// One keep-alive HTTP/1.1 connection: a request is written, its whole response read, then the next.
+///
+/// The exchange runs on the connection's event loop with one continuation per request (no async streams):
+/// with Swift concurrency running on the same event loops (see `Parbench.main`), a request costs the load
+/// generator no thread switch, so that it leaves the machine to the server it measures.
 struct HTTPConnection {
     struct Response {
         var status: Int
@@ -10,56 +14,101 @@ struct HTTPConnection {
         var body: ByteBuffer
     }
 
-    let host: String
-    let port: Int
-
     /// Opens the connection and runs `body` with it; closes it at the end.
     static func with<T>(host: String, port: Int, _ body: (Exchanger) async throws -> T) async throws -> T {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connect(host: host, port: port) { channel in
+            .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                    try channel.pipeline.syncOperations.addHandler(ResponseReader())
                 }
             }
-        return try await channel.executeThenClose { inbound, outbound in
-            try await body(Exchanger(responses: inbound.makeAsyncIterator(), requests: outbound))
+            .connect(host: host, port: port)
+            .get()
+        let reader = try await channel.pipeline.handler(type: ResponseReader.self)
+            .map { NIOLoopBound($0, eventLoop: channel.eventLoop) }
+            .get()
+        let exchanger = Exchanger(channel: channel, reader: reader)
+        do {
+            let result = try await body(exchanger)
+            try? await channel.close()
+            return result
+        } catch {
+            try? await channel.close()
+            throw error
         }
     }
 
     /// Sends requests on an open connection, one at a time.
-    final class Exchanger {
-        private var responses: NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator
-        private let requests: NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>
-
-        init(
-            responses: NIOAsyncChannelInboundStream<HTTPClientResponsePart>.AsyncIterator,
-            requests: NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>
-        ) {
-            self.responses = responses
-            self.requests = requests
-        }
+    struct Exchanger: Sendable {
+        let channel: any Channel
+        let reader: NIOLoopBound<ResponseReader>
 
         /// Writes one request and reads its whole response.
         func send(_ head: HTTPRequestHead, _ payload: ByteBuffer?) async throws -> Response {
-            var parts: [HTTPClientRequestPart] = [.head(head)]
-            if let payload { parts.append(.body(.byteBuffer(payload))) }
-            parts.append(.end(nil))
-            try await requests.write(contentsOf: parts)
-            var response = Response(status: 0, headers: [:], body: ByteBuffer())
-            while let part = try await responses.next() {
-                switch part {
-                case .head(let head):
-                    response.status = Int(head.status.code)
-                    response.headers = head.headers
-                case .body(var chunk):
-                    response.body.writeBuffer(&chunk)
-                case .end:
-                    return response
+            try await withCheckedThrowingContinuation { continuation in
+                if channel.eventLoop.inEventLoop {
+                    reader.value.send(head, payload, answer: continuation)
+                } else {
+                    channel.eventLoop.execute { reader.value.send(head, payload, answer: continuation) }
                 }
             }
-            throw BenchError("the server closed the connection")
+        }
+    }
+
+    /// Writes a request and collects its response on the event loop; resumes the waiting exchange at its end.
+    final class ResponseReader: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = HTTPClientResponsePart
+        typealias OutboundOut = HTTPClientRequestPart
+
+        private var context: ChannelHandlerContext?
+        private var waiting: CheckedContinuation<Response, any Error>?
+        private var response = Response(status: 0, headers: [:], body: ByteBuffer())
+
+        func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+        func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+        func send(_ head: HTTPRequestHead, _ payload: ByteBuffer?, answer: CheckedContinuation<Response, any Error>) {
+            guard let context, context.channel.isActive, waiting == nil else {
+                answer.resume(throwing: BenchError("the connection is closed"))
+                return
+            }
+            waiting = answer
+            response = Response(status: 0, headers: [:], body: context.channel.allocator.buffer(capacity: 0))
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            if let payload { context.write(wrapOutboundOut(.body(.byteBuffer(payload))), promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head):
+                response.status = Int(head.status.code)
+                response.headers = head.headers
+            case .body(var chunk):
+                response.body.writeBuffer(&chunk)
+            case .end:
+                let answer = waiting
+                waiting = nil
+                answer?.resume(returning: response)
+            }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            fail(BenchError("the server closed the connection"))
+            context.fireChannelInactive()
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            fail(error)
+            context.close(promise: nil)
+        }
+
+        private func fail(_ error: any Error) {
+            let answer = waiting
+            waiting = nil
+            answer?.resume(throwing: error)
         }
     }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import NIOCore
+import NIOPosix
 
 @main
 struct Parbench: AsyncParsableCommand {
@@ -37,6 +39,14 @@ struct Parbench: AsyncParsableCommand {
     @Option(help: "Folder for <label>.json, <label>.md and <label>.svg.") var out: String?
     @Option(help: "Name of this run in the results.") var label: String?
     @Flag(help: "No progress line.") var quiet = false
+
+    /// Runs Swift concurrency on the NIO event loops before anything else, so that a connection's task and its
+    /// socket share a thread: without it every exchange hops between two thread pools, and the load generator
+    /// spends the machine the server under test needs.
+    static func main() async {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        await main(nil)
+    }
 
     func run() async throws {
         guard let kind = ScenarioKind(rawValue: scenario) else {

@@ -43,7 +43,7 @@ struct Runner: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for index in 0..<connections {
                 group.addTask {
-                    await connectionLoop(index: index, end: end) { exchange, host in
+                    await connectionLoop(index: index, end: end) { exchange, target in
                         let intended: ContinuousClock.Instant
                         if let rate {
                             let number = counters.arrivals.wrappingAdd(1, ordering: .relaxed).oldValue
@@ -54,7 +54,7 @@ struct Runner: Sendable {
                             intended = .now
                             guard intended < end else { return false }
                         }
-                        let failed = try await iterate(exchange, host: host, collector: collector) {
+                        let failed = try await iterate(exchange, target: target, collector: collector) {
                             let next = counters.pooled.wrappingAdd(1, ordering: .relaxed).oldValue
                             return next < pooled.count ? pooled[next] : nil
                         }
@@ -87,17 +87,24 @@ struct Runner: Sendable {
         let pushed = Mutex<[String]>([])
     }
 
+    /// What a connection sends again and again, built once: the push request never changes.
+    struct PreparedTarget {
+        var host: String
+        var push: (head: HTTPRequestHead, body: ByteBuffer)
+    }
+
     /// Keeps one connection busy until `end`, reconnecting after transport errors.
     private func connectionLoop(
         index: Int,
         end: ContinuousClock.Instant,
-        _ step: (Exchange, String) async throws -> Bool
+        _ step: (Exchange, PreparedTarget) async throws -> Bool
     ) async {
         let target = targets[index % targets.count]
+        let prepared = PreparedTarget(host: target.hostHeader, push: endpoints.pushRequest(host: target.hostHeader))
         while ContinuousClock.now < end {
             do {
                 try await HTTPConnection.with(host: target.host, port: target.port) { exchange in
-                    while try await step(exchange, target.hostHeader) {}
+                    while try await step(exchange, prepared) {}
                 }
                 return
             } catch {
@@ -109,10 +116,11 @@ struct Runner: Sendable {
     /// One iteration of the scenario; `nil` when there is nothing left to do (the pool ran out).
     private func iterate(
         _ exchange: Exchange,
-        host: String,
+        target: PreparedTarget,
         collector: Collector,
         nextPooled: () -> String?
     ) async throws -> Bool? {
+        let host = target.host
         var failed = false
         /// Sends one request, classifies and times it; `expected` says which statuses are the scenario's success.
         func send(_ operation: String, _ head: HTTPRequestHead, _ body: ByteBuffer?, expected: (HTTPConnection.Response) -> Bool) async throws
@@ -126,8 +134,7 @@ struct Runner: Sendable {
             return response
         }
         func push() async throws -> String? {
-            let (head, body) = endpoints.pushRequest(host: host)
-            let response = try await send("push", head, body) { $0.status == 201 }
+            let response = try await send("push", target.push.head, target.push.body) { $0.status == 201 }
             return response.status == 201 ? jsonString(response.body, "request_uri") : nil
         }
         func redeem(_ json: String, expected: @escaping (HTTPConnection.Response) -> Bool) async throws -> HTTPConnection.Response {

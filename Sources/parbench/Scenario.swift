@@ -36,7 +36,7 @@ struct Endpoints: Sendable {
     var scope: String
     var apiKey: String?
 
-    /// The PAR body and headers (built once: the same request is pushed again and again).
+    /// The PAR body and headers (each connection builds them once: the same request is pushed again and again).
     func pushRequest(host: String) -> (HTTPRequestHead, ByteBuffer) {
         var form = [
             ("response_type", "code"), ("client_id", clientID), ("redirect_uri", redirectURI), ("scope", scope),
