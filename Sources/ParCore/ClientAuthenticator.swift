@@ -78,7 +78,7 @@ public struct ClientAuthenticator: Sendable {
         guard header.count > 6, header.prefix(6).lowercased() == "basic " else {
             throw .invalidClient("Only the Basic authentication scheme is accepted.", usedAuthorizationHeader: true)
         }
-        let encoded = header.dropFirst(6).trimmingCharacters(in: .whitespaces)
+        let encoded = String(header.dropFirst(6).trimmingHTTPWhitespace)
         guard let decoded = Data(base64Encoded: encoded), let credentials = String(data: decoded, encoding: .utf8),
             let colon = credentials.firstIndex(of: ":"),
             let clientID = Self.formDecode(credentials[..<colon]),

@@ -13,6 +13,10 @@ public struct RequestReference: Sendable, Hashable {
     public let value: String
     /// The partition day, taken from the reference.
     public let day: PartitionDay
+    /// SHA-256 of the reference: the request's id in every store and log.
+    public let requestID: [UInt8]
+    /// The request id in hexadecimal, as `parstore audit` prints it.
+    public let requestIDHex: String
 
     /// Mints a new reference for a request pushed at `secondsSince1970`.
     public static func mint(secondsSince1970: Double) -> RequestReference {
@@ -23,6 +27,8 @@ public struct RequestReference: Sendable, Hashable {
     private init(value: String, day: PartitionDay) {
         self.value = value
         self.day = day
+        self.requestID = Secret.sha256(value)
+        self.requestIDHex = Secret.hex(requestID)
     }
 
     /// Parses a full `request_uri`; `nil` for anything ParStore could not have issued.
@@ -38,16 +44,9 @@ public struct RequestReference: Sendable, Hashable {
             parts[2].utf8.count == Self.randomLength,
             parts[2].utf8.allSatisfy(Secret.isBase64URL)
         else { return nil }
-        self.value = String(reference)
-        self.day = day
+        self.init(value: String(reference), day: day)
     }
 
     /// The full `request_uri` handed to the client.
     public var requestURI: String { Self.urnPrefix + value }
-
-    /// SHA-256 of the reference: the request's id in every store and log.
-    public var requestID: [UInt8] { Secret.sha256(value) }
-
-    /// The request id in hexadecimal, as `parstore audit` prints it.
-    public var requestIDHex: String { Secret.hex(requestID) }
 }

@@ -37,12 +37,27 @@ public final class RedisPool: Sendable {
         for worker in workers { await worker.shutdown() }
     }
 
-    /// Runs one command on one of the pipelined connections.
+    /// Runs one command on one of the pipelined connections: the one `shard` names, or the next in turn.
+    ///
+    /// Commands given the same `shard` go out on the same connection, in the order they were issued.
     ///
     /// - Throws: ``RedisError`` when Redis cannot be reached, or when it answers with an error.
-    public func command(_ arguments: [String]) async throws -> RedisValue {
-        let index = next.wrappingAdd(1, ordering: .relaxed).oldValue % workers.count
-        let value = try await workers[index].submit(arguments)
+    public func command(_ arguments: [String], shard: Int? = nil) async throws -> RedisValue {
+        try Self.checked(await worker(shard).submit(arguments))
+    }
+
+    /// Sends one command without waiting for its reply; `completion` runs on the connection's thread (keep it
+    /// quick). Ordered like ``command(_:shard:)`` with the same `shard`.
+    public func send(_ arguments: [String], shard: Int, completion: @escaping @Sendable (Result<RedisValue, any Error>) -> Void) {
+        worker(shard).enqueue(arguments) { result in completion(result.flatMap { value in Result { try Self.checked(value) } }) }
+    }
+
+    private func worker(_ shard: Int?) -> BatchingWorker<RedisConnection, [String], RedisValue> {
+        let index = shard ?? next.wrappingAdd(1, ordering: .relaxed).oldValue
+        return workers[Int(UInt(bitPattern: index) % UInt(workers.count))]
+    }
+
+    private static func checked(_ value: RedisValue) throws(RedisError) -> RedisValue {
         if case .error(let message) = value { throw RedisError(message: message) }
         return value
     }

@@ -21,25 +21,25 @@ public struct RedisRequestCache: Sendable {
         self.pool = pool
     }
 
-    private func command(_ arguments: [String]) async throws -> RedisValue {
-        try await pool.command(arguments)
-    }
-
-    /// Stores a pushed request until its deadline; never overwrites.
-    ///
-    /// - Returns: `false` when the key already existed.
-    @discardableResult
-    public func push(_ reference: RequestReference, request: RedeemedRequest) async throws -> Bool {
-        let reply = try await command([
-            "FCALL", "parstore_push", "1", Self.key(reference),
-            request.clientID, String(request.expiresAtMillis), request.parametersJSON, String(request.pushedAtMillis),
-        ])
-        return reply == .integer(1)
+    /// Stores a pushed request until its deadline, never overwriting, without waiting for Redis's answer: the
+    /// push is already durable in PostgreSQL, and every later command about the same request (claim, unclaim)
+    /// goes out on the same connection, after this one. `failed` is called, on the connection's thread, when the
+    /// record could not be stored; redemptions of that request then fall back to PostgreSQL.
+    public func push(_ reference: RequestReference, request: RedeemedRequest, failed: @escaping @Sendable () -> Void) {
+        pool.send(
+            [
+                "FCALL", "parstore_push", "1", Self.key(reference),
+                request.clientID, String(request.expiresAtMillis), request.parametersJSON, String(request.pushedAtMillis),
+            ],
+            shard: Self.shard(reference)
+        ) { result in
+            if case .failure = result { failed() }
+        }
     }
 
     /// Claims a request for `clientID`, atomically.
     public func claim(_ reference: RequestReference, clientID: String) async throws -> RedisClaim {
-        let reply = try await command(["FCALL", "parstore_claim", "1", Self.key(reference), clientID])
+        let reply = try await pool.command(["FCALL", "parstore_claim", "1", Self.key(reference), clientID], shard: Self.shard(reference))
         guard case .array(let parts) = reply, let status = parts.first?.text else {
             throw RedisError(message: "unexpected reply to parstore_claim")
         }
@@ -57,11 +57,16 @@ public struct RedisRequestCache: Sendable {
 
     /// Gives back a claim whose commit could not be made, so the request stays usable.
     public func unclaim(_ reference: RequestReference) async throws {
-        _ = try await command(["FCALL", "parstore_unclaim", "1", Self.key(reference)])
+        _ = try await pool.command(["FCALL", "parstore_unclaim", "1", Self.key(reference)], shard: Self.shard(reference))
     }
 
     /// The key of a request: a hash of its reference, never the reference itself.
     public static func key(_ reference: RequestReference) -> String {
         "parstore:req:" + reference.requestIDHex
+    }
+
+    /// Which connection carries a request's commands, so that they reach Redis in the order they were issued.
+    static func shard(_ reference: RequestReference) -> Int {
+        Int(reference.requestID[0])
     }
 }

@@ -6,8 +6,9 @@ public import ParRedis
 
 /// Pushes and redeems requests: PostgreSQL decides and records, Redis filters and caches.
 ///
-/// Push: the `pushed` event is committed first (its deadline from PostgreSQL's clock), then the record goes to
-/// Redis with that deadline as `PXAT`; a Redis failure costs speed later, never the push.
+/// Push: the `pushed` event is committed first (its deadline from PostgreSQL's clock), then the record is sent to
+/// Redis with that deadline as `PXAT` and the answer goes out without waiting for Redis: a Redis failure costs
+/// speed later (the arbiter alone decides), never the push.
 ///
 /// Redeem: Redis claims atomically (checking the client inside the step), then the arbiter commits the
 /// `consumed` event; only its answer is returned. When Redis has no record (lost, flushed, failed over) or is
@@ -60,11 +61,8 @@ public final class RequestLifecycle: Sendable {
                 pushedAtMillis: appended.atMillis,
                 expiresAtMillis: appended.deadlineMillis
             )
-            do {
-                try await redis.push(reference, request: live)
-            } catch {
-                metrics.redisError("push")
-            }
+            let metrics = metrics
+            redis.push(reference, request: live) { metrics.redisError("push") }
         }
         return reference
     }

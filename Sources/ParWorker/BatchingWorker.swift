@@ -20,9 +20,9 @@ public enum WorkerError: Error, Sendable, Equatable {
 
 /// Owns one blocking connection (libpq, hiredis) on a dedicated OS thread and serves async callers in batches.
 ///
-/// Callers `submit` a request and suspend; the thread takes everything queued so far (up to `maxBatchSize`),
-/// runs it in one round trip through `process`, and resumes each caller with its own result. There is no
-/// timer: while one batch is in flight the next one fills, so batch size follows load.
+/// Callers `submit` a request and suspend (or `enqueue` it with a callback); the thread takes everything queued so
+/// far (up to `maxBatchSize`), runs it in one round trip through `process`, and resumes each caller with its own
+/// result. There is no timer: while one batch is in flight the next one fills, so batch size follows load.
 ///
 /// The connection is made lazily and made again after it breaks. While the server is unreachable, connection
 /// attempts are spaced by `reconnectInterval`; requests arriving in between fail at once with the last error,
@@ -31,9 +31,22 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     /// Runs one batch on the connection and returns exactly one result per request, in order.
     public typealias Process = @Sendable (Connection, [Request]) -> [Result<Response, any Error>]
 
+    /// Who is told a request's result: a suspended caller, or a callback (``enqueue(_:completion:)``).
+    private enum Completion {
+        case continuation(CheckedContinuation<Response, any Error>)
+        case callback(@Sendable (Result<Response, any Error>) -> Void)
+
+        func callAsFunction(_ result: Result<Response, any Error>) {
+            switch self {
+            case .continuation(let continuation): continuation.resume(with: result)
+            case .callback(let callback): callback(result)
+            }
+        }
+    }
+
     private struct Pending {
         var request: Request
-        var continuation: CheckedContinuation<Response, any Error>
+        var completion: Completion
     }
 
     private struct State {
@@ -86,20 +99,31 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     ///   ``WorkerError/shutDown`` after ``shutdown()`` began.
     public func submit(_ request: Request) async throws -> Response {
         try await withCheckedThrowingContinuation { continuation in
-            let action = state.withLock { state -> SubmitAction in
-                if state.isShuttingDown { return .reject }
-                state.queue.append(Pending(request: request, continuation: continuation))
-                if state.threadIsWaiting {
-                    state.threadIsWaiting = false
-                    return .wake
-                }
-                return .none
+            add(Pending(request: request, completion: .continuation(continuation)))
+        }
+    }
+
+    /// Enqueues one request without waiting for it: `completion` is called on the worker's thread once its batch
+    /// has run (it must be quick). Requests keep their order: one enqueued before another `submit` on the same
+    /// worker is sent before it.
+    public func enqueue(_ request: Request, completion: @escaping @Sendable (Result<Response, any Error>) -> Void) {
+        add(Pending(request: request, completion: .callback(completion)))
+    }
+
+    private func add(_ pending: Pending) {
+        let action = state.withLock { state -> SubmitAction in
+            if state.isShuttingDown { return .reject }
+            state.queue.append(pending)
+            if state.threadIsWaiting {
+                state.threadIsWaiting = false
+                return .wake
             }
-            switch action {
-            case .reject: continuation.resume(throwing: WorkerError.shutDown)
-            case .wake: wakeUp.signal()
-            case .none: break
-            }
+            return .none
+        }
+        switch action {
+        case .reject: pending.completion(.failure(WorkerError.shutDown))
+        case .wake: wakeUp.signal()
+        case .none: break
         }
     }
 
@@ -144,7 +168,7 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
             } else {
                 connection = nil
                 if let failure = lastFailure, ContinuousClock.now - failure.at < reconnectInterval {
-                    for pending in batch { pending.continuation.resume(throwing: failure.error) }
+                    for pending in batch { pending.completion(.failure(failure.error)) }
                     continue
                 }
                 do {
@@ -153,14 +177,14 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
                     lastFailure = nil
                 } catch {
                     lastFailure = (error, ContinuousClock.now)
-                    for pending in batch { pending.continuation.resume(throwing: error) }
+                    for pending in batch { pending.completion(.failure(error)) }
                     continue
                 }
             }
             batchObserver?(batch.count)
             let results = process(live, batch.map(\.request))
             precondition(results.count == batch.count, "a batch must yield one result per request")
-            for (pending, result) in zip(batch, results) { pending.continuation.resume(with: result) }
+            for (pending, result) in zip(batch, results) { pending.completion(result) }
         }
         connection = nil
         let waiters = state.withLock { state in

@@ -19,7 +19,7 @@ extension Request {
     /// Whether the media type (without parameters) is `expected`, compared case-insensitively.
     func hasMediaType(_ expected: String) -> Bool {
         guard let value = headers[.contentType] else { return false }
-        let mediaType = value.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        let mediaType = value.split(separator: ";", maxSplits: 1).first?.trimmingHTTPWhitespace ?? ""
         return mediaType.lowercased() == expected
     }
 
