@@ -9,7 +9,11 @@ public struct PartitionDay: Sendable, Hashable, Comparable, CustomStringConverti
 
     /// The day that contains `secondsSince1970` (UTC).
     public init(secondsSince1970: Double) {
-        let days = Int((secondsSince1970 / 86_400).rounded(.down))
+        self.init(daysSince1970: Int((secondsSince1970 / 86_400).rounded(.down)))
+    }
+
+    /// The day `days` after 1970-01-01.
+    public init(daysSince1970 days: Int) {
         // Civil-from-days (proleptic Gregorian), valid for any day count.
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097

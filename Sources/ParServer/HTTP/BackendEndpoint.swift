@@ -106,7 +106,7 @@ struct BackendEndpoint: Sendable {
     /// `200` with a request as the AS gets it: client, parameters as pushed (an object), and RFC 3339 times.
     private static func request(clientID: String, parametersJSON: String, times: [(name: String, millis: Int64)]) -> Response {
         var json = #"{"client_id":"# + JSONText.string(clientID) + #","parameters":"# + parametersJSON
-        for time in times { json += "," + JSONText.string(time.name) + ":" + JSONText.string(OAuthResponses.timestamp(millis: time.millis)) }
+        for time in times { json += "," + JSONText.string(time.name) + ":" + JSONText.string(Timestamp.rfc3339(millis: time.millis)) }
         return OAuthResponses.json(.ok, json + "}")
     }
 }

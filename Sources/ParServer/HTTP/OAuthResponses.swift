@@ -29,12 +29,6 @@ enum OAuthResponses {
         return json(HTTPResponse.Status(code: error.status), body, headers: headers)
     }
 
-    /// RFC 3339 with milliseconds, UTC.
-    static func timestamp(millis: Int64) -> String {
-        Date(timeIntervalSince1970: Double(millis) / 1000).formatted(
-            .iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted)
-        )
-    }
 }
 
 extension HTTPField.Name {
