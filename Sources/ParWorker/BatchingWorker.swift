@@ -104,7 +104,7 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     }
 
     /// Enqueues one request without waiting for it: `completion` is called on the worker's thread once its batch
-    /// has run (it must be quick). Requests keep their order: one enqueued before another `submit` on the same
+    /// has run, or at once with ``WorkerError/shutDown`` when the worker is shutting down (it must be quick). Requests keep their order: one enqueued before another `submit` on the same
     /// worker is sent before it.
     public func enqueue(_ request: Request, completion: @escaping @Sendable (Result<Response, any Error>) -> Void) {
         add(Pending(request: request, completion: .callback(completion)))

@@ -11,9 +11,9 @@ struct Parstore: AsyncParsableCommand {
     )
 
     /// Runs Swift concurrency on the NIO event loops that serve HTTP, installed before any task starts: a request's
-    /// handler then runs on its connection's thread instead of hopping to the cooperative pool and back (on a
-    /// 2-core machine those hops cost more than the handler). Nothing here blocks in async code: libpq and hiredis
-    /// run on worker threads of their own.
+    /// handler then runs on its connection's thread instead of hopping to the cooperative pool and back, and the
+    /// node has two fewer threads (on the 2-core bench machine: same throughput, lower p99). Nothing here blocks
+    /// in async code: libpq and hiredis run on worker threads of their own.
     static func main() async {
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         await main(nil)

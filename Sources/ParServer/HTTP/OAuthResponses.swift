@@ -1,4 +1,3 @@
-import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -28,7 +27,6 @@ enum OAuthResponses {
         if let nonce = error.dpopNonce { headers[.dpopNonce] = nonce }
         return json(HTTPResponse.Status(code: error.status), body, headers: headers)
     }
-
 }
 
 extension HTTPField.Name {
