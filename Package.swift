@@ -63,7 +63,11 @@ let package = Package(
         // A blocking connection owned by one OS thread, serving async callers in batches.
         .target(
             name: "ParWorker",
-            dependencies: [.product(name: "DequeModule", package: "swift-collections")],
+            dependencies: [
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(

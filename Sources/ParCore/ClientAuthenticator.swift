@@ -17,7 +17,7 @@ public enum ClientCredential: Sendable, Equatable {
 /// `invalid_client` (401), with a `WWW-Authenticate` challenge when the `Authorization` header was used.
 public struct ClientAuthenticator: Sendable {
     /// The form parameters that only authenticate and are never part of the authorization request.
-    public static let authenticationParameters: Set<String> = [
+    public static let authenticationParameters: [String] = [
         "client_secret", "client_assertion", "client_assertion_type",
     ]
     /// RFC 7523 §2.2.

@@ -63,26 +63,30 @@ public struct FormParameters: Sendable, Equatable {
     private static func decode(_ bytes: ArraySlice<UInt8>, limit: Int, what: @autoclosure () -> String) throws(OAuthError) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
+        var isASCII = true
         var index = bytes.startIndex
         while index < bytes.endIndex {
-            let byte = bytes[index]
+            var byte = bytes[index]
             switch byte {
             case UInt8(ascii: "+"):
-                out.append(UInt8(ascii: " "))
+                byte = UInt8(ascii: " ")
                 index += 1
             case UInt8(ascii: "%"):
                 guard index + 2 < bytes.endIndex,
                     let high = Secret.nibble(bytes[index + 1]), let low = Secret.nibble(bytes[index + 2])
                 else { throw .invalidRequest("The body is not valid form encoding (a bad percent escape).") }
-                out.append(high << 4 | low)
+                byte = high << 4 | low
                 index += 3
             default:
-                out.append(byte)
                 index += 1
             }
+            guard byte != 0 else { throw .invalidRequest("The body contains a NUL character.") }
+            isASCII = isASCII && byte < 0x80
+            out.append(byte)
         }
         guard out.count <= limit else { throw .invalidRequest("The \(what()) is longer than \(limit) bytes.") }
-        guard !out.contains(0) else { throw .invalidRequest("The body contains a NUL character.") }
+        // ASCII, the usual case, is UTF-8 as it stands; only other bytes go through the (slower, generic) validation.
+        if isASCII { return String(decoding: out, as: UTF8.self) }
         guard let string = String(validating: out, as: UTF8.self) else {
             throw .invalidRequest("The body is not valid UTF-8.")
         }
@@ -108,10 +112,13 @@ public struct FormParameters: Sendable, Equatable {
     }
 
     /// The names sent more than once, in first-seen order.
+    ///
+    /// Forms hold a handful of pairs (at most ``FormLimits/maxParameters``): comparing each name with the earlier
+    /// ones costs less than hashing every name into a set.
     public var repeatedNames: [String] {
-        var seen = Set<String>()
         var repeated: [String] = []
-        for pair in pairs where !seen.insert(pair.name).inserted && !repeated.contains(pair.name) {
+        for (index, pair) in pairs.enumerated()
+        where pairs[..<index].contains(where: { $0.name == pair.name }) && !repeated.contains(pair.name) {
             repeated.append(pair.name)
         }
         return repeated

@@ -12,12 +12,14 @@ public struct PushedRequest: Sendable {
         self.parameters = parameters
     }
 
+    // Short lists, searched on every push: comparing a few strings costs less than hashing the name.
+
     /// Parameters whose value is JSON text, validated, and stored as JSON rather than as a string.
-    public static let jsonParameters: Set<String> = ["authorization_details", "claims"]
+    public static let jsonParameters: [String] = ["authorization_details", "claims"]
     /// Parameters that may repeat (RFC 8707 §2), stored as an array of strings.
-    public static let listParameters: Set<String> = ["resource"]
+    public static let listParameters: [String] = ["resource"]
     /// Parameters that are integers, stored as JSON numbers.
-    public static let integerParameters: Set<String> = ["max_age"]
+    public static let integerParameters: [String] = ["max_age"]
 
     /// The parameters as a JSON object: the `pushed` event's payload and the redemption's answer.
     ///
@@ -25,9 +27,8 @@ public struct PushedRequest: Sendable {
     /// strings, also when sent once) and `max_age` (a number). Validation has checked every such value.
     public var parametersJSON: String {
         var out = "{"
-        var written = Set<String>()
-        for (name, value) in parameters where written.insert(name).inserted {
-            if written.count > 1 { out += "," }
+        for (index, (name, value)) in parameters.enumerated() where !parameters[..<index].contains(where: { $0.name == name }) {
+            if index > 0 { out += "," }
             out += JSONText.string(name) + ":"
             if Self.jsonParameters.contains(name) || Self.integerParameters.contains(name) {
                 out += value

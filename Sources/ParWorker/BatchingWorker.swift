@@ -1,6 +1,8 @@
 import DequeModule
 import Dispatch
 import Foundation
+import NIOCore
+import NIOPosix
 import Synchronization
 
 /// A blocking client connection that a ``BatchingWorker`` keeps, or replaces when it is found unhealthy before a batch.
@@ -24,6 +26,11 @@ public enum WorkerError: Error, Sendable, Equatable {
 /// far (up to `maxBatchSize`), runs it in one round trip through `process`, and resumes each caller with its own
 /// result. There is no timer: while one batch is in flight the next one fills, so batch size follows load.
 ///
+/// A caller that submitted from a NIO event loop is resumed on that same loop: the batch's callers are handed to
+/// each loop in one task, so a batch costs each loop one wake-up rather than one per caller, and a request's
+/// handler goes on where its connection lives (resumed from a foreign thread, Swift's global executor would pick
+/// any loop, and the response would cross threads once more to reach its channel).
+///
 /// The connection is made lazily and made again after it breaks. While the server is unreachable, connection
 /// attempts are spaced by `reconnectInterval`; requests arriving in between fail at once with the last error,
 /// so callers learn quickly that the backing store is down.
@@ -32,8 +39,8 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     public typealias Process = @Sendable (Connection, [Request]) -> [Result<Response, any Error>]
 
     /// Who is told a request's result: a suspended caller, or a callback (``enqueue(_:completion:)``).
-    private enum Completion {
-        case continuation(CheckedContinuation<Response, any Error>)
+    private enum Completion: Sendable {
+        case continuation(UnsafeContinuation<Response, any Error>)
         case callback(@Sendable (Result<Response, any Error>) -> Void)
 
         func callAsFunction(_ result: Result<Response, any Error>) {
@@ -47,6 +54,8 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     private struct Pending {
         var request: Request
         var completion: Completion
+        /// The event loop a suspended caller is resumed on; `nil` resumes it on the worker's thread.
+        var home: (any EventLoop)? = nil
     }
 
     private struct State {
@@ -98,8 +107,8 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     /// - Throws: the request's own error, the connection error while the server is unreachable, or
     ///   ``WorkerError/shutDown`` after ``shutdown()`` began.
     public func submit(_ request: Request) async throws -> Response {
-        try await withCheckedThrowingContinuation { continuation in
-            add(Pending(request: request, completion: .continuation(continuation)))
+        try await withUnsafeThrowingContinuation { continuation in
+            add(Pending(request: request, completion: .continuation(continuation), home: MultiThreadedEventLoopGroup.currentEventLoop))
         }
     }
 
@@ -184,7 +193,7 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
             batchObserver?(batch.count)
             let results = process(live, batch.map(\.request))
             precondition(results.count == batch.count, "a batch must yield one result per request")
-            for (pending, result) in zip(batch, results) { pending.completion(result) }
+            deliver(results, to: batch)
         }
         connection = nil
         let waiters = state.withLock { state in
@@ -193,6 +202,27 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
             return state.exitWaiters
         }
         for waiter in waiters { waiter.resume() }
+    }
+}
+
+extension BatchingWorker {
+    /// Hands each result to its caller: callers without a home event loop at once, the others in one task per loop.
+    private func deliver(_ results: [Result<Response, any Error>], to batch: [Pending]) {
+        var byLoop: [(loop: any EventLoop, deliveries: [(Completion, Result<Response, any Error>)])] = []
+        for (pending, result) in zip(batch, results) {
+            guard let home = pending.home else {
+                pending.completion(result)
+                continue
+            }
+            if let index = byLoop.firstIndex(where: { $0.loop === home }) {
+                byLoop[index].deliveries.append((pending.completion, result))
+            } else {
+                byLoop.append((home, [(pending.completion, result)]))
+            }
+        }
+        for (loop, deliveries) in byLoop {
+            loop.execute { for (completion, result) in deliveries { completion(result) } }
+        }
     }
 }
 

@@ -17,10 +17,14 @@ extension Request {
     }
 
     /// Whether the media type (without parameters) is `expected`, compared case-insensitively.
+    ///
+    /// `expected` is lowercase ASCII, as media types are; compared byte by byte, without building lowercased copies.
     func hasMediaType(_ expected: String) -> Bool {
         guard let value = headers[.contentType] else { return false }
-        let mediaType = value.split(separator: ";", maxSplits: 1).first?.trimmingHTTPWhitespace ?? ""
-        return mediaType.lowercased() == expected
+        let mediaType = value[..<(value.firstIndex(of: ";") ?? value.endIndex)].trimmingHTTPWhitespace
+        return mediaType.utf8.elementsEqual(expected.utf8) { sent, wanted in
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(sent) ? sent | 0x20 == wanted : sent == wanted
+        }
     }
 
     /// The value of a cookie, from every `Cookie` header.
