@@ -1,5 +1,22 @@
 /// The SQL of the hot path, prepared once per connection.
 enum EventStatements {
+    /// Every hot-path statement, prepared on every hot-path connection.
+    static let prepared = [(appendName, append), (consumeName, consume), (loadName, load), (redeemTicketName, redeemTicket)]
+
+    /// The planner settings of the hot-path connections: their statements look requests up by key, never scan.
+    ///
+    /// A connection keeps one plan per statement (PostgreSQL's generic plan, from the sixth run on), made with the
+    /// statistics of that moment. Made while a day's partition was small — a fresh database, the first minutes
+    /// of a day — the cheapest plan scanned whole partitions under hash joins, and the connection kept it while
+    /// the day filled: every batch then read the whole day (measured on a database that started empty: backend
+    /// redemptions fell to 900/s with PostgreSQL's arbiter backend at 100% of a core, against 4,500/s with index
+    /// lookups). With scans, hash and merge joins and materialised inner sides switched off, nested loops over
+    /// the primary key and the ticket index are the only plans left, whatever the statistics say.
+    static let lookupSession = """
+        SELECT set_config('enable_seqscan', 'off', false), set_config('enable_hashjoin', 'off', false),
+               set_config('enable_mergejoin', 'off', false), set_config('enable_material', 'off', false)
+        """
+
     static let appendName = "parstore_append"
     /// Appends a batch of events in one statement (one round trip, one transaction, one WAL flush).
     /// `ON CONFLICT DO NOTHING` turns a taken slot into "not inserted" instead of failing the neighbours.

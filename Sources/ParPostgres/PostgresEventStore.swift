@@ -45,30 +45,10 @@ public final class PostgresEventStore: Sendable {
         self.configuration = configuration
         let conninfo = configuration.conninfo
         let nodeID = configuration.nodeID
-        appender = Self.groupCommitWorker(
-            "append",
-            statement: (EventStatements.appendName, EventStatements.append),
-            configuration,
-            batchObserver
-        ) { connection, records in Self.append(records, nodeID: nodeID, on: connection) }
-        arbiter = Self.groupCommitWorker(
-            "arbiter",
-            statement: (EventStatements.consumeName, EventStatements.consume),
-            configuration,
-            batchObserver
-        ) { connection, requests in Self.consume(requests, nodeID: nodeID, on: connection) }
-        loader = Self.groupCommitWorker(
-            "load",
-            statement: (EventStatements.loadName, EventStatements.load),
-            configuration,
-            batchObserver
-        ) { connection, loads in Self.load(loads, nodeID: nodeID, on: connection) }
-        ticketArbiter = Self.groupCommitWorker(
-            "ticket",
-            statement: (EventStatements.redeemTicketName, EventStatements.redeemTicket),
-            configuration,
-            batchObserver
-        ) { connection, tickets in Self.redeem(tickets, nodeID: nodeID, on: connection) }
+        appender = Self.groupCommitWorker("append", configuration, batchObserver) { connection, records in Self.append(records, nodeID: nodeID, on: connection) }
+        arbiter = Self.groupCommitWorker("arbiter", configuration, batchObserver) { connection, requests in Self.consume(requests, nodeID: nodeID, on: connection) }
+        loader = Self.groupCommitWorker("load", configuration, batchObserver) { connection, loads in Self.load(loads, nodeID: nodeID, on: connection) }
+        ticketArbiter = Self.groupCommitWorker("ticket", configuration, batchObserver) { connection, tickets in Self.redeem(tickets, nodeID: nodeID, on: connection) }
         general = BatchingWorker(
             name: "pg-general",
             maxBatchSize: 16,
@@ -79,10 +59,10 @@ public final class PostgresEventStore: Sendable {
         )
     }
 
-    /// A worker whose connection has `statement` prepared and that writes each batch with `process`.
+    /// A worker on a hot-path connection (``openHotPathConnection(_:applicationName:)``) that writes each batch
+    /// with `process`.
     private static func groupCommitWorker<Request: Sendable, Response: Sendable>(
         _ name: String,
-        statement: (name: String, sql: String),
         _ configuration: Configuration,
         _ batchObserver: (@Sendable (Int) -> Void)?,
         process: @escaping BatchingWorker<PGConnection, Request, Response>.Process
@@ -92,13 +72,19 @@ public final class PostgresEventStore: Sendable {
             name: "pg-" + name,
             maxBatchSize: configuration.maxBatchSize,
             batchObserver: batchObserver,
-            connect: {
-                let connection = try PGConnection(conninfo, applicationName: "parstore-" + name)
-                try connection.prepare(statement.name, statement.sql)
-                return connection
-            },
+            connect: { try openHotPathConnection(conninfo, applicationName: "parstore-" + name) },
             process: process
         )
+    }
+
+    /// Opens a connection as the hot-path workers do: planner settings for key lookups only, then the hot-path
+    /// statements (`parstore_append`, `parstore_consume`, `parstore_load`, `parstore_redeem_ticket`) prepared.
+    @available(*, noasync, message: "blocking: call from a worker thread")
+    public static func openHotPathConnection(_ conninfo: String, applicationName: String) throws(PGError) -> PGConnection {
+        let connection = try PGConnection(conninfo, applicationName: applicationName)
+        _ = try connection.execute(EventStatements.lookupSession)
+        for (name, sql) in EventStatements.prepared { try connection.prepare(name, sql) }
+        return connection
     }
 
     /// Stops all workers after they drained what they accepted.

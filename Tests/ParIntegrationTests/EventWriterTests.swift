@@ -2,6 +2,7 @@ import Foundation
 import ParCore
 import ParPostgres
 import ParTestSupport
+import ParWorker
 import Synchronization
 import Testing
 
@@ -78,5 +79,38 @@ import Testing
         let unknown = RequestReference.mint(secondsSince1970: Date().timeIntervalSince1970)
         #expect(try await store.consume(ConsumeRequest(reference: unknown, clientID: "writer-test")) == .refused(.unknown))
         await store.shutdown()
+    }
+}
+
+/// The plans PostgreSQL keeps for the hot-path statements.
+@Suite struct HotPathPlanTests {
+    /// A generic plan made under the statistics of a small, freshly analysed day is kept by its connection while
+    /// the day fills: it must look requests up by key, never scan the day (a scan there made redemptions on a
+    /// database that started empty five times slower).
+    @Test func hotPathStatementsLookUpByKeyWhateverTheStatistics() async throws {
+        let servers = try await TestServers.shared.shared()
+        let url = servers.databaseURL
+        let day = "'\(PartitionDay(secondsSince1970: Date().timeIntervalSince1970))'"
+        let executions = [
+            "parstore_append(ARRAY[\(day)]::date[], ARRAY['00'], ARRAY[1]::smallint[], ARRAY['loaded'], ARRAY['c'], ARRAY[NULL]::bigint[], 'n', ARRAY['{}']::jsonb[])",
+            "parstore_consume(ARRAY[\(day)]::date[], ARRAY['00'], ARRAY['c'], 'n')",
+            "parstore_load(ARRAY[\(day)]::date[], ARRAY['00'], ARRAY['c'], ARRAY['00'], ARRAY['00'], ARRAY[60000]::bigint[], 'n')",
+            "parstore_redeem_ticket(ARRAY[\(day)]::date[], ARRAY['00'], 'n')",
+        ]
+        let plans = try await runOnOwnThread(name: "test-plans") {
+            let connection = try PostgresEventStore.openHotPathConnection(url, applicationName: "plan-test")
+            _ = try connection.execute("ANALYZE par_events")
+            _ = try connection.execute("SET plan_cache_mode = force_generic_plan")
+            return try executions.map { execution in
+                try connection.execute("EXPLAIN EXECUTE " + execution).rows.compactMap { $0.first ?? nil }.joined(separator: "\n")
+            }
+        }
+        #expect(plans.count == executions.count)
+        for (execution, plan) in zip(executions, plans) {
+            #expect(plan.contains("Index"), "\(execution) uses an index")
+            for scan in ["Seq Scan", "Hash Join", "Hash Right Join", "Hash Left Join", "Merge", "Materialize"] {
+                #expect(!plan.contains(scan), "\(execution) plans no \(scan):\n\(plan)")
+            }
+        }
     }
 }
