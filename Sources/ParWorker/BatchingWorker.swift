@@ -79,7 +79,8 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     /// Starts the worker's thread. The connection is opened on that thread when the first batch arrives.
     ///
     /// - Parameters:
-    ///   - name: the thread's name, seen in debuggers and `top -H`.
+    ///   - name: the thread's name, seen in debuggers and `top -H` (set from the thread itself: given to Foundation's
+    ///     `Thread` before `start()`, it never reached the OS thread on Linux).
     ///   - maxBatchSize: the most requests sent in one round trip.
     ///   - reconnectInterval: the least time between two connection attempts while the server is unreachable.
     ///   - batchObserver: told the size of every batch run (for metrics).
@@ -97,9 +98,10 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
         self.batchObserver = batchObserver
         self.connect = connect
         self.process = process
-        let thread = Thread { [self] in self.threadMain() }
-        thread.name = name
-        thread.start()
+        Thread { [self] in
+            Thread.current.name = name
+            self.threadMain()
+        }.start()
     }
 
     /// Enqueues one request and suspends until its batch has run.
@@ -230,8 +232,10 @@ extension BatchingWorker {
 /// (migrations, starting servers) never occupies the concurrency pool.
 public func runOnOwnThread<T: Sendable>(name: String = "blocking", _ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread { continuation.resume(with: Result { try body() }) }
-        thread.name = name
-        thread.start()
+        Thread {
+            Thread.current.name = name
+            continuation.resume(with: Result { try body() })
+        }.start()
     }
 }
+
