@@ -193,7 +193,7 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
                 }
             }
             batchObserver?(batch.count)
-            let results = process(live, batch.map(\.request))
+            let results = process(live, batch.map { $0.request })  // a closure: a key path here is built at run time, generically
             precondition(results.count == batch.count, "a batch must yield one result per request")
             deliver(results, to: batch)
         }
