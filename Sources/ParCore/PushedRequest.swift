@@ -27,7 +27,8 @@ public struct PushedRequest: Sendable {
     /// strings, also when sent once) and `max_age` (a number). Validation has checked every such value.
     public var parametersJSON: String {
         var out = "{"
-        for (index, (name, value)) in parameters.enumerated() where !parameters[..<index].contains(where: { $0.name == name }) {
+        for (index, (name, value)) in parameters.enumerated()
+        where !parameters[..<index].contains(where: { $0.name == name }) {
             if index > 0 { out += "," }
             out += JSONText.string(name) + ":"
             if Self.jsonParameters.contains(name) || Self.integerParameters.contains(name) {

@@ -1,7 +1,9 @@
 /// The SQL of the hot path, prepared once per connection.
 enum EventStatements {
     /// Every hot-path statement, prepared on every hot-path connection.
-    static let prepared = [(appendName, append), (consumeName, consume), (loadName, load), (redeemTicketName, redeemTicket)]
+    static let prepared = [
+        (appendName, append), (consumeName, consume), (loadName, load), (redeemTicketName, redeemTicket),
+    ]
 
     /// The planner settings of the hot-path connections: their statements look requests up by key, never scan.
     ///

@@ -45,10 +45,18 @@ public final class PostgresEventStore: Sendable {
         self.configuration = configuration
         let conninfo = configuration.conninfo
         let nodeID = configuration.nodeID
-        appender = Self.groupCommitWorker("append", configuration, batchObserver) { connection, records in Self.append(records, nodeID: nodeID, on: connection) }
-        arbiter = Self.groupCommitWorker("arbiter", configuration, batchObserver) { connection, requests in Self.consume(requests, nodeID: nodeID, on: connection) }
-        loader = Self.groupCommitWorker("load", configuration, batchObserver) { connection, loads in Self.load(loads, nodeID: nodeID, on: connection) }
-        ticketArbiter = Self.groupCommitWorker("ticket", configuration, batchObserver) { connection, tickets in Self.redeem(tickets, nodeID: nodeID, on: connection) }
+        appender = Self.groupCommitWorker("append", configuration, batchObserver) { connection, records in
+            Self.append(records, nodeID: nodeID, on: connection)
+        }
+        arbiter = Self.groupCommitWorker("arbiter", configuration, batchObserver) { connection, requests in
+            Self.consume(requests, nodeID: nodeID, on: connection)
+        }
+        loader = Self.groupCommitWorker("load", configuration, batchObserver) { connection, loads in
+            Self.load(loads, nodeID: nodeID, on: connection)
+        }
+        ticketArbiter = Self.groupCommitWorker("ticket", configuration, batchObserver) { connection, tickets in
+            Self.redeem(tickets, nodeID: nodeID, on: connection)
+        }
         general = BatchingWorker(
             name: "pg-general",
             maxBatchSize: 16,
