@@ -130,13 +130,14 @@ import Testing
 
     @Test func aLoginSlowerThanTheRequestLifetimeButWithinTheInteractionLifetimeSucceeds() async throws {
         let scenario = try await scenario("slow-ok") {
-            $0.requestLifetime = .seconds(1)
-            $0.interactionLifetime = .seconds(4)
+            // Seconds of margin on both sides: the test suite runs in parallel on two cores.
+            $0.requestLifetime = .seconds(2)
+            $0.interactionLifetime = .seconds(6)
         }
         try await scenario.node.application().test(.router) { client in
             let requestURI = try await client.pushRequest(scenario.clientID, secret: scenario.secret)
             let ticket = try #require(try await client.authorize(scenario.clientID, requestURI).ticket)
-            try await Task.sleep(for: .milliseconds(2200))  // past the request deadline and its grace
+            try await Task.sleep(for: .milliseconds(3200))  // past the request deadline and its grace
             #expect(try await client.readTicket(ticket).status == .ok)
             #expect(try await client.redeem(ticket: ticket).status == .ok)
             #expect(try await scenario.database.events(of: requestURI).map(\.kind) == ["pushed", "loaded", "consumed"])
