@@ -30,6 +30,7 @@ public struct AuthorizationRequestValidator: Sendable {
     ) throws(OAuthError) -> PushedRequest {
         // RFC 6749 §3.1: parameters sent without a value are treated as omitted.
         var sent = pairs.filter { !$0.value.isEmpty && !ClientAuthenticator.authenticationParameters.contains($0.name) }
+        try Self.checkStorable(sent)
         // Not even inside a request object.
         try Self.refuseRequestURI(in: sent)
         if sent.contains(where: { $0.name == "request" }) {
@@ -40,7 +41,7 @@ public struct AuthorizationRequestValidator: Sendable {
         // RFC 6749 §3.1: parameters must not be included more than once; RFC 8707 §2: resource may repeat.
         let singles = sent.filter { !PushedRequest.listParameters.contains($0.name) }
         if let repeated = FormParameters(pairs: singles).repeatedNames.first {
-            throw .invalidRequest("The parameter \(repeated) is included more than once.")
+            throw .invalidRequest("The parameter \(OAuthError.quotable(repeated)) is included more than once.")
         }
         let parameters = Dictionary(singles.map { ($0.name, $0.value) }, uniquingKeysWith: { first, _ in first })
 
@@ -79,6 +80,22 @@ public struct AuthorizationRequestValidator: Sendable {
             sent[index].value = String(maxAge)
         }
         return PushedRequest(clientID: client.id, parameters: sent)
+    }
+
+    /// Every name and value can be stored as sent: no NUL character anywhere, and JSON values free of escapes
+    /// that storage refuses (``StorableText``). Checked before anything is parsed.
+    private static func checkStorable(_ pairs: [(name: String, value: String)]) throws(OAuthError) {
+        for pair in pairs {
+            guard StorableText.isStorable(pair.name), StorableText.isStorable(pair.value) else {
+                throw .invalidRequest("A parameter contains a NUL character.")
+            }
+            if PushedRequest.jsonParameters.contains(pair.name), !StorableText.isStorableJSON(pair.value.utf8) {
+                throw OAuthError(
+                    pair.name == "authorization_details" ? .invalidAuthorizationDetails : .invalidRequest,
+                    "The \(pair.name) parameter contains a NUL character or an unpaired surrogate escape."
+                )
+            }
+        }
     }
 
     /// RFC 9126 §2.1 step 2: a `request_uri` is never accepted at the PAR endpoint.

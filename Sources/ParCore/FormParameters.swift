@@ -51,7 +51,7 @@ public struct FormParameters: Sendable, Equatable {
                 guard !name.isEmpty else { throw .invalidRequest("A parameter has an empty name.") }
                 let value =
                     equals < stop
-                    ? try Self.decode(body[(equals + 1)..<stop], limit: limits.maxValueLength, what: "value of \(name.prefix(40))")
+                    ? try Self.decode(body[(equals + 1)..<stop], limit: limits.maxValueLength, what: "value of \(OAuthError.quotable(name))")
                     : ""
                 pairs.append((name, value))
             }

@@ -88,3 +88,21 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         retryAfter: 1
     )
 }
+
+extension OAuthError {
+    /// The parameter names an error description may quote: those of the specifications ParStore implements.
+    /// Any other name was chosen by the caller and is never echoed.
+    static let quotableNames: Set<String> = [
+        "response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method",
+        "nonce", "prompt", "max_age", "display", "response_mode", "ui_locales", "claims_locales", "acr_values",
+        "id_token_hint", "login_hint", "claims", "request", "request_uri", "resource", "authorization_details",
+        "dpop_jkt", "client_secret", "client_assertion", "client_assertion_type", "registration",
+    ]
+
+    /// `name` in quotes when it is a parameter the specifications define, else a neutral phrase: error
+    /// descriptions never echo a name the caller made up.
+    public static func quotable(_ name: some StringProtocol) -> String {
+        let name = String(name)
+        return quotableNames.contains(name) ? name : "(unrecognised name)"
+    }
+}

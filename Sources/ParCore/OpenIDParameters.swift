@@ -2,11 +2,12 @@ import Foundation
 
 /// The OpenID Connect Core 1.0 §3.1.2.1 parameters a PAR may carry, checked for form; the authorization server
 /// acts on them later.
-enum OpenIDParameters {
+public enum OpenIDParameters {
     static let prompts: Set<Substring> = ["none", "login", "consent", "select_account", "create"]
     static let displays: Set<String> = ["page", "popup", "touch", "wap"]
-    /// OAuth 2.0 Multiple Response Type Encoding Practices, Form Post, and JARM modes usable with `code`.
-    static let responseModes: Set<String> = ["query", "fragment", "form_post", "jwt", "query.jwt", "fragment.jwt", "form_post.jwt"]
+    /// The `response_mode` values accepted with `code` (OAuth 2.0 Multiple Response Type Encoding Practices, Form
+    /// Post, JARM); the metadata publishes them.
+    public static let responseModes: Set<String> = ["query", "fragment", "form_post", "jwt", "query.jwt", "fragment.jwt", "form_post.jwt"]
 
     static func check(_ parameters: [String: String]) throws(OAuthError) {
         if let prompt = parameters["prompt"] {

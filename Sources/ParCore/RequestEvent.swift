@@ -13,7 +13,8 @@ public enum EventKind: String, Sendable, CaseIterable, Codable {
     case refused
 
     /// The unique slot the event occupies for its request: the database keeps at most one event per slot
-    /// (`pushed` = 0, reserved `loaded` = 1, terminal = 2); refusals take none.
+    /// (`pushed` = 0, reserved `loaded` = 1, terminal = 2); a refusal's slot is its reason's
+    /// (``RefusalReason/slot``).
     public var slot: Int? {
         switch self {
         case .pushed: 0
@@ -24,7 +25,7 @@ public enum EventKind: String, Sendable, CaseIterable, Codable {
     }
 
     /// Whether the event ends the request.
-    public var isTerminal: Bool { slot == 2 }
+    public var isTerminal: Bool { self == .consumed || self == .expired }
 }
 
 /// Why a load, a ticket or a redemption was refused: the `reason` callers see.
@@ -39,6 +40,21 @@ public enum RefusalReason: String, Error, Sendable, CaseIterable, Codable {
     case wrongClient = "wrong_client"
     /// The request is bound to another user agent.
     case wrongUserAgent = "wrong_user_agent"
+    /// The client that pushed the request is no longer registered: its requests are dead (RFC 9126 §7.4).
+    case unregisteredClient = "unregistered_client"
+
+    /// The slot a `refused` event with this reason takes for its request: a refusal is recorded at most once per
+    /// request and reason, however often it is repeated (the count is in the metrics). `unknown` is never recorded.
+    public var slot: Int {
+        switch self {
+        case .unknown: 9
+        case .wrongClient: 10
+        case .alreadyUsed: 11
+        case .expired: 12
+        case .wrongUserAgent: 13
+        case .unregisteredClient: 14
+        }
+    }
 
     /// The error the backend API answers with.
     public var error: OAuthError {
@@ -49,6 +65,7 @@ public enum RefusalReason: String, Error, Sendable, CaseIterable, Codable {
             case .alreadyUsed: "The request_uri was already used."
             case .wrongClient: "The request_uri was not issued to this client."
             case .wrongUserAgent: "The request is being used in another browser."
+            case .unregisteredClient: "The client of this request is not registered."
             }
         return OAuthError(.invalidRequestURI, sentence, reason: rawValue)
     }

@@ -1,20 +1,4 @@
-import Crypto
 public import ParCore
-
-/// A value that may be used once, across all nodes, until `untilMillis` (a JWT's `jti`): the caller records
-/// `key` in shared storage and refuses the request when it was already there.
-public struct SingleUse: Sendable, Equatable {
-    /// A storage key: a hash, never the `jti` itself.
-    public let key: String
-    /// Milliseconds since 1970 after which the JWT is refused anyway, so the record may go.
-    public let untilMillis: Int64
-
-    init(namespace: String, parts: [String], untilSeconds: Double) {
-        let digest = SHA256.hash(data: Array(parts.joined(separator: "\u{0}").utf8))
-        self.key = namespace + ":" + Secret.hex(Array(digest))
-        self.untilMillis = Int64(untilSeconds * 1000) + 1000
-    }
-}
 
 /// How far a JWT's times may stray: `iat`/`nbf` up to `futureSkew` ahead of this node's clock, `iat` at most
 /// `maxAge` behind it (FAPI 2.0 §5.3.2.1, RFC 9449 §11.1).
@@ -49,7 +33,7 @@ public struct ClientAssertionVerifier: Sendable {
             of: assertion,
             what: "client assertion",
             types: ["jwt", "client-authentication+jwt"],
-            jwks: client.jwks,
+            client: client,
             refuse: refuse
         )
         // RFC 7523 §3 items 1 and 2: iss and sub are the client.
@@ -79,6 +63,8 @@ public struct ClientAssertionVerifier: Sendable {
         guard let jti = claims.string("jti"), !jti.isEmpty, jti.utf8.count <= 256 else {
             throw refuse("The client assertion needs a jti of at most 256 bytes.")
         }
-        return SingleUse(namespace: "jti", parts: [client.id, jti], untilSeconds: expiry)
+        // Accepted until it expires or grows too old, whichever comes first: kept that long, never longer.
+        let acceptedUntil = claims.date("iat").map { min(expiry, $0 + window.maxAge) } ?? expiry
+        return SingleUse(namespace: "jti", parts: [client.id, jti], acceptedUntil: acceptedUntil, now: now, margin: window.futureSkew)
     }
 }

@@ -60,9 +60,10 @@ public struct DPoPProofVerifier: Sendable {
 
     /// - Parameters:
     ///   - headers: every `DPoP` header of the request.
+    ///   - profile: the client's profile, which limits the algorithms (FAPI 2.0: no RS256).
     ///   - now: seconds since 1970.
     /// - Throws: 400 `invalid_dpop_proof`, or 400 `use_dpop_nonce` with a fresh nonce.
-    public func verify(headers: [String], now: Double) async throws(OAuthError) -> Proof {
+    public func verify(headers: [String], profile: ClientProfile = .standard, now: Double) async throws(OAuthError) -> Proof {
         func refuse(_ description: String) -> OAuthError { OAuthError(.invalidDPoPProof, description) }
         // RFC 9449 §4.3 check 1: exactly one DPoP header.
         guard headers.count == 1 else { throw refuse("Send exactly one DPoP header.") }
@@ -74,6 +75,9 @@ public struct DPoPProofVerifier: Sendable {
         }
         // Checks 4 to 7: typ, an asymmetric algorithm (CompactJWS accepts no other), a public jwk that verifies it.
         guard jws.header.string("typ") == "dpop+jwt" else { throw refuse("The DPoP proof's typ must be dpop+jwt.") }
+        guard JWSAlgorithm.allowed(for: profile).contains(jws.algorithm) else {
+            throw refuse("The DPoP proof must be signed with PS256, ES256 or EdDSA (FAPI 2.0).")
+        }
         guard let key = jws.header.object("jwk") else { throw refuse("The DPoP proof has no jwk header.") }
         guard !["d", "p", "q", "dp", "dq", "qi", "k"].contains(where: key.contains) else {
             throw refuse("The DPoP proof's jwk must not contain a private key.")
@@ -108,7 +112,13 @@ public struct DPoPProofVerifier: Sendable {
         // RFC 9449 §11.1: a jti is accepted once per target for as long as the proof would be accepted.
         return Proof(
             thumbprint: thumbprint,
-            singleUse: SingleUse(namespace: "dpop", parts: [thumbprint, jti], untilSeconds: issuedAt + window.maxAge)
+            singleUse: SingleUse(
+                namespace: "dpop",
+                parts: [thumbprint, jti],
+                acceptedUntil: issuedAt + window.maxAge,
+                now: now,
+                margin: window.futureSkew
+            )
         )
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ParCore
 
 /// A parsed JSON object (a JWS header or claims set, a JWK), read through typed accessors.
 ///
@@ -8,9 +9,11 @@ public struct JSONObject: @unchecked Sendable {
 
     public init(_ members: [String: Any]) { self.members = members }
 
-    /// Parses `bytes` as a JSON object.
+    /// Parses `bytes` as a JSON object; `nil` also when it holds what storage refuses (``StorableText``), so that
+    /// no claim of a verified JWT can fail a write later.
     public init?(parsing bytes: [UInt8]) {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return nil }
+        guard StorableText.isStorableJSON(bytes),
+            let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return nil }
         self.members = object
     }
 

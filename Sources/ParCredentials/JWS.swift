@@ -1,6 +1,6 @@
 import Foundation
 import JWTKit
-import ParCore
+public import ParCore
 
 /// The JWS algorithms ParStore verifies: client assertions, request objects and DPoP proofs (RFC 7518, RFC 8037).
 /// Only asymmetric ones: `none` and the HMAC algorithms are never accepted.
@@ -12,6 +12,14 @@ public enum JWSAlgorithm: String, Sendable, CaseIterable {
 
     /// The names, as metadata lists them.
     public static var names: [String] { allCases.map(\.rawValue) }
+
+    /// What FAPI 2.0 §5.4.1 allows: PS256, ES256 or EdDSA; never RS256 (PKCS#1 v1.5).
+    public static let fapi2: [JWSAlgorithm] = [.ps256, .es256, .eddsa]
+
+    /// The algorithms a client's JWTs (assertions, request objects, DPoP proofs) may use under its profile.
+    public static func allowed(for profile: ClientProfile) -> [JWSAlgorithm] {
+        profile == .fapi2 ? fapi2 : allCases
+    }
 
     /// Whether a JWK (`kty`, `crv`) can verify this algorithm.
     func fits(_ key: JSONObject) -> Bool {
@@ -79,7 +87,7 @@ public struct CompactJWS: Sendable {
         of token: String,
         what: String,
         types: Set<String>,
-        jwks: String?,
+        client: Client,
         refuse: (String) -> OAuthError
     ) async throws(OAuthError) -> JSONObject {
         let jws: CompactJWS
@@ -88,11 +96,14 @@ public struct CompactJWS: Sendable {
         } catch {
             throw refuse("The \(what) is not usable: " + error.description)
         }
+        guard JWSAlgorithm.allowed(for: client.profile).contains(jws.algorithm) else {
+            throw refuse("The \(what) must be signed with PS256, ES256 or EdDSA (FAPI 2.0).")
+        }
         // Explicit typing (RFC 8725 §3.11): one kind of JWT is never accepted as another.
         if let type = jws.header.string("typ"), !types.contains(type.lowercased()) {
             throw refuse("The \(what) has a typ that is not a \(what)'s.")
         }
-        guard let keys = jwks.flatMap(JWKSet.keys), await jws.isSigned(byOneOf: keys) else {
+        guard let keys = client.jwks.flatMap(JWKSet.keys), await jws.isSigned(byOneOf: keys) else {
             throw refuse("The \(what)'s signature does not verify with the client's registered keys.")
         }
         return jws.claims

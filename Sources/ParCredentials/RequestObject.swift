@@ -23,7 +23,7 @@ public struct RequestObjectVerifier: Sendable {
             of: token,
             what: "request object",
             types: ["jwt", "oauth-authz-req+jwt"],
-            jwks: client.jwks,
+            client: client,
             refuse: refuse
         )
         // RFC 9126 §3: the client_id claim must be the authenticated client; iss, when sent, too.
@@ -70,7 +70,7 @@ public struct RequestObjectVerifier: Sendable {
             case _ where JSONObject.isBoolean(value): pairs.append((name, (value as? Bool) == true ? "true" : "false"))
             case is NSNumber:
                 guard let integer = claims.integer(name) else {
-                    throw OAuthError(.invalidRequestObject, "The request object's \(name.prefix(40)) claim is not a usable number.")
+                    throw OAuthError(.invalidRequestObject, "The request object's \(OAuthError.quotable(name)) claim is not a usable number.")
                 }
                 pairs.append((name, String(integer)))
             default: throw OAuthError(.invalidRequestObject, "The request object has a claim of an unusable type.")

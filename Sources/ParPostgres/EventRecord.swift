@@ -12,6 +12,11 @@ public struct EventRecord: Sendable {
     public var lifetime: Duration?
     /// A JSON document: the parameters of a push, the reason of a refusal.
     public var payload: String?
+    /// For `refused`: why. It picks the event's slot, so a refusal is recorded once per request and reason.
+    public var refusal: RefusalReason?
+    /// Values to record as used, in the same transaction (JWT `jti`s authenticating a push); when one was used
+    /// before, the event is not written either (``AppendResult/replayedSingleUse``).
+    public var singleUse: [SingleUse] = []
 
     public init(day: PartitionDay, requestID: [UInt8], kind: EventKind, clientID: String, lifetime: Duration? = nil, payload: String? = nil) {
         self.day = day
@@ -21,6 +26,22 @@ public struct EventRecord: Sendable {
         self.lifetime = lifetime
         self.payload = payload
     }
+
+    /// A `refused` event: an attempt on a known request, recorded at most once per request and reason.
+    public static func refusal(_ reason: RefusalReason, of reference: RequestReference, by clientID: String) -> EventRecord {
+        var record = EventRecord(
+            day: reference.day,
+            requestID: reference.requestID,
+            kind: .refused,
+            clientID: clientID,
+            payload: #"{"reason":"\#(reason.rawValue)"}"#
+        )
+        record.refusal = reason
+        return record
+    }
+
+    /// The unique slot the event takes for its request.
+    public var slot: Int? { kind == .refused ? refusal?.slot : kind.slot }
 }
 
 /// What the writer reports for one appended event.
@@ -31,6 +52,8 @@ public struct AppendResult: Sendable, Equatable {
     public var atMillis: Int64
     /// The request's deadline, milliseconds since 1970; 0 when not inserted.
     public var deadlineMillis: Int64
+    /// The index in ``EventRecord/singleUse`` of a value used before; the event was then not written.
+    public var replayedSingleUse: Int? = nil
 }
 
 /// A redemption for the arbiter: consume the request if this client pushed it and its deadline has not passed.

@@ -20,21 +20,49 @@ enum EventStatements {
         """
 
     static let appendName = "parstore_append"
-    /// Appends a batch of events in one statement (one round trip, one transaction, one WAL flush).
+    /// Appends a batch of events in one statement (one round trip, one transaction, one WAL flush), with the
+    /// single-use values (JWT `jti`s) that authenticate them: an event whose value was used before (earlier, or by
+    /// an earlier row of the same batch) is not written, and its row says which value it was.
     /// `ON CONFLICT DO NOTHING` turns a taken slot into "not inserted" instead of failing the neighbours.
+    /// One row per input, in input order: `at` and deadline (ms) when inserted, the replayed value's position.
     static let append = """
-        INSERT INTO par_events (day, request_id, slot, kind, client_id, deadline, node_id, payload)
-        SELECT t.day, decode(t.rid, 'hex'), t.slot, t.kind, t.client_id,
-               CASE WHEN t.lifetime_ms IS NOT NULL THEN now() + t.lifetime_ms * interval '1 millisecond'
-                    ELSE coalesce((SELECT p.deadline FROM par_events p
-                                   WHERE p.day = t.day AND p.request_id = decode(t.rid, 'hex') AND p.slot = 0), now())
-               END,
-               $7, t.payload
-        FROM unnest($1::date[], $2::text[], $3::smallint[], $4::text[], $5::text[], $6::bigint[], $8::jsonb[])
-             AS t(day, rid, slot, kind, client_id, lifetime_ms, payload)
-        ON CONFLICT (day, request_id, slot) DO NOTHING
-        RETURNING encode(request_id, 'hex'), slot,
-                  (extract(epoch FROM at) * 1000)::bigint, (extract(epoch FROM deadline) * 1000)::bigint
+        WITH input AS (
+            SELECT t.day, decode(t.rid, 'hex') AS request_id, t.slot, t.kind, t.client_id, t.lifetime_ms, t.payload, t.ord
+            FROM unnest($1::date[], $2::text[], $3::smallint[], $4::text[], $5::text[], $6::bigint[], $8::jsonb[])
+                 WITH ORDINALITY AS t(day, rid, slot, kind, client_id, lifetime_ms, payload, ord)
+        ), uses AS (
+            SELECT u.ord, u.position, u.day, decode(u.hash, 'hex') AS hash
+            FROM unnest($9::bigint[], $10::integer[], $11::date[], $12::text[]) AS u(ord, position, day, hash)
+        ), fresh AS (
+            INSERT INTO parstore_single_use (day, hash)
+            SELECT day, hash FROM uses
+            ON CONFLICT DO NOTHING
+            RETURNING day, hash
+        ), replayed AS (
+            SELECT u.ord, min(u.position) AS position
+            FROM uses u
+            WHERE NOT EXISTS (SELECT 1 FROM fresh f WHERE f.day = u.day AND f.hash = u.hash)
+               OR EXISTS (SELECT 1 FROM uses v WHERE v.day = u.day AND v.hash = u.hash AND v.ord < u.ord)
+            GROUP BY u.ord
+        ), inserted AS (
+            INSERT INTO par_events (day, request_id, slot, kind, client_id, deadline, node_id, payload)
+            SELECT i.day, i.request_id, i.slot, i.kind, i.client_id,
+                   CASE WHEN i.lifetime_ms IS NOT NULL THEN now() + i.lifetime_ms * interval '1 millisecond'
+                        ELSE coalesce((SELECT p.deadline FROM par_events p
+                                       WHERE p.day = i.day AND p.request_id = i.request_id AND p.slot = 0), now())
+                   END,
+                   $7, i.payload
+            FROM input i
+            WHERE NOT EXISTS (SELECT 1 FROM replayed r WHERE r.ord = i.ord)
+            ON CONFLICT DO NOTHING
+            RETURNING day, request_id, slot, (extract(epoch FROM at) * 1000)::bigint AS at_ms,
+                      (extract(epoch FROM deadline) * 1000)::bigint AS deadline_ms
+        )
+        SELECT k.at_ms, k.deadline_ms, r.position
+        FROM input i
+        LEFT JOIN inserted k ON k.day = i.day AND k.request_id = i.request_id AND k.slot = i.slot
+        LEFT JOIN replayed r ON r.ord = i.ord
+        ORDER BY i.ord
         """
 
     static let consumeName = "parstore_consume"
@@ -48,7 +76,8 @@ enum EventStatements {
             FROM unnest($1::date[], $2::text[], $3::text[]) WITH ORDINALITY AS t(day, rid, client_id, ord)
         ), candidates AS (
             SELECT i.ord, i.day, i.request_id, i.client_id, p.client_id AS owner, p.deadline, p.at AS pushed_at,
-                   p.payload, t.kind AS terminal, l.request_id IS NOT NULL AS loaded
+                   p.payload, t.kind AS terminal, l.request_id IS NOT NULL AS loaded,
+                   EXISTS (SELECT 1 FROM parstore_clients r WHERE r.client_id = p.client_id) AS registered
             FROM input i
             LEFT JOIN par_events p ON p.day = i.day AND p.request_id = i.request_id AND p.slot = 0
             LEFT JOIN par_events l ON l.day = i.day AND l.request_id = i.request_id AND l.slot = 1
@@ -56,16 +85,18 @@ enum EventStatements {
         ), winners AS (
             SELECT DISTINCT ON (day, request_id) ord, day, request_id, client_id, deadline
             FROM candidates
-            WHERE owner = client_id AND deadline > now() AND terminal IS NULL AND NOT loaded
+            WHERE owner = client_id AND registered AND deadline > now() AND terminal IS NULL AND NOT loaded
             ORDER BY day, request_id, ord
         ), consumed AS (
+            -- No conflict target: a load racing this consumption conflicts on the first-use key (migration 0006).
             INSERT INTO par_events (day, request_id, slot, kind, client_id, deadline, node_id)
             SELECT day, request_id, 2, 'consumed', client_id, deadline, $4 FROM winners
-            ON CONFLICT (day, request_id, slot) DO NOTHING
+            ON CONFLICT DO NOTHING
             RETURNING day, request_id
         )
         SELECT CASE WHEN c.owner IS NULL THEN 'unknown'
                     WHEN c.owner <> c.client_id THEN 'wrong_client'
+                    WHEN NOT c.registered THEN 'unregistered_client'
                     WHEN w.ord = c.ord AND k.request_id IS NOT NULL THEN 'consumed'
                     WHEN c.terminal = 'expired' THEN 'expired'
                     WHEN c.terminal IS NOT NULL OR c.loaded THEN 'already_used'
@@ -94,7 +125,7 @@ enum EventStatements {
                  AS t(day, rid, client_id, binding, ticket, interaction_ms, ord)
         ), candidates AS (
             SELECT i.*, p.client_id AS owner, p.deadline, l.binding_hash AS bound_to, l.deadline AS interaction_deadline,
-                   t.kind AS terminal
+                   t.kind AS terminal, EXISTS (SELECT 1 FROM parstore_clients r WHERE r.client_id = p.client_id) AS registered
             FROM input i
             LEFT JOIN par_events p ON p.day = i.day AND p.request_id = i.request_id AND p.slot = 0
             LEFT JOIN par_events l ON l.day = i.day AND l.request_id = i.request_id AND l.slot = 1
@@ -102,18 +133,20 @@ enum EventStatements {
         ), winners AS (
             SELECT DISTINCT ON (day, request_id) ord, day, request_id, client_id, binding_hash, ticket_hash, interaction_ms
             FROM candidates
-            WHERE owner = client_id AND deadline > now() AND terminal IS NULL AND bound_to IS NULL
+            WHERE owner = client_id AND registered AND deadline > now() AND terminal IS NULL AND bound_to IS NULL
             ORDER BY day, request_id, ord
         ), loaded AS (
+            -- No conflict target: a backend consumption racing this load conflicts on the first-use key.
             INSERT INTO par_events (day, request_id, slot, kind, client_id, deadline, node_id, binding_hash, ticket_hash)
             SELECT day, request_id, 1, 'loaded', client_id, now() + interaction_ms * interval '1 millisecond', $7,
                    binding_hash, ticket_hash
             FROM winners
-            ON CONFLICT (day, request_id, slot) DO NOTHING
+            ON CONFLICT DO NOTHING
             RETURNING day, request_id
         )
         SELECT CASE WHEN c.owner IS NULL THEN 'unknown'
                     WHEN c.owner <> c.client_id THEN 'wrong_client'
+                    WHEN NOT c.registered THEN 'unregistered_client'
                     WHEN w.ord = c.ord AND k.request_id IS NOT NULL THEN 'loaded'
                     WHEN c.terminal = 'expired' THEN 'expired'
                     WHEN c.terminal IS NOT NULL THEN 'already_used'
@@ -137,7 +170,7 @@ enum EventStatements {
             FROM unnest($1::date[], $2::text[]) WITH ORDINALITY AS t(day, ticket, ord)
         ), candidates AS (
             SELECT i.ord, i.day, i.ticket_hash, l.request_id, l.client_id, l.deadline, p.at AS pushed_at, p.payload,
-                   t.kind AS terminal
+                   t.kind AS terminal, EXISTS (SELECT 1 FROM parstore_clients r WHERE r.client_id = l.client_id) AS registered
             FROM input i
             LEFT JOIN par_events l ON l.day = i.day AND l.ticket_hash = i.ticket_hash AND l.slot = 1
             LEFT JOIN par_events p ON p.day = i.day AND p.request_id = l.request_id AND p.slot = 0
@@ -145,7 +178,7 @@ enum EventStatements {
         ), winners AS (
             SELECT DISTINCT ON (day, request_id) ord, day, request_id, client_id, deadline, ticket_hash
             FROM candidates
-            WHERE request_id IS NOT NULL AND deadline > now() AND terminal IS NULL
+            WHERE request_id IS NOT NULL AND registered AND deadline > now() AND terminal IS NULL
             ORDER BY day, request_id, ord
         ), consumed AS (
             INSERT INTO par_events (day, request_id, slot, kind, client_id, deadline, node_id, ticket_hash)
@@ -154,6 +187,7 @@ enum EventStatements {
             RETURNING day, request_id
         )
         SELECT CASE WHEN c.request_id IS NULL THEN 'unknown'
+                    WHEN NOT c.registered THEN 'unregistered_client'
                     WHEN w.ord = c.ord AND k.request_id IS NOT NULL THEN 'consumed'
                     WHEN c.terminal = 'expired' THEN 'expired'
                     WHEN c.terminal IS NOT NULL THEN 'already_used'
@@ -171,7 +205,8 @@ enum EventStatements {
 
     /// Reads the request behind a ticket without changing anything.
     static let readTicket = """
-        SELECT CASE WHEN t.kind = 'expired' THEN 'expired'
+        SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM parstore_clients r WHERE r.client_id = l.client_id) THEN 'unregistered_client'
+                    WHEN t.kind = 'expired' THEN 'expired'
                     WHEN t.kind IS NOT NULL THEN 'already_used'
                     WHEN l.deadline <= now() THEN 'expired'
                     ELSE 'live' END,

@@ -13,6 +13,10 @@ public struct PGError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "PostgreSQL error \(sqlState ?? "(connection)"): \(message)" }
 
+    /// Whether the statement failed on the data it was given (class 22, data exception): the input is at fault,
+    /// and the caller answers 400 once the bad row is isolated.
+    public var isDataError: Bool { sqlState?.hasPrefix("22") == true }
+
     /// Whether the failure means the server cannot be reached or is not serving (class 08, 57P0x, or no answer):
     /// nothing was done, and the caller should answer 503.
     public var isUnavailable: Bool {
@@ -69,6 +73,7 @@ public final class PGConnection: WorkerConnection {
     @available(*, noasync, message: "blocking: call from a worker thread")
     @discardableResult
     public func execute(_ sql: String, _ parameters: [String?] = []) throws(PGError) -> PGRows {
+        try Self.checkParameters(parameters)
         let result = parameters.withOptionalCStrings { pointers in
             PQexecParams(connection, sql, Int32(parameters.count), nil, pointers, nil, nil, 0)
         }
@@ -91,10 +96,19 @@ public final class PGConnection: WorkerConnection {
     @available(*, noasync, message: "blocking: call from a worker thread")
     @discardableResult
     public func executePrepared(_ name: String, _ parameters: [String?]) throws(PGError) -> PGRows {
+        try Self.checkParameters(parameters)
         let result = parameters.withOptionalCStrings { pointers in
             PQexecPrepared(connection, name, Int32(parameters.count), pointers, nil, nil, 0)
         }
         return try consume(result)
+    }
+
+    /// Parameters travel as C strings: a NUL would cut one short and change its meaning, so it is refused here,
+    /// before anything is sent, as PostgreSQL refuses it in text (22021).
+    private static func checkParameters(_ parameters: [String?]) throws(PGError) {
+        for parameter in parameters where parameter?.utf8.contains(0) == true {
+            throw PGError(sqlState: "22021", message: "a parameter contains a NUL character")
+        }
     }
 
     @discardableResult

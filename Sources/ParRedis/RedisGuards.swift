@@ -13,11 +13,12 @@ public struct RedisGuards: Sendable {
         self.pool = pool
     }
 
-    /// Records `key` until `untilMillis` (ms since 1970) unless it is already recorded.
+    /// Records `key` for `lifetime` (relative, so no node's clock makes it absolute) unless it is already recorded.
     ///
     /// - Returns: `true` for the first use, `false` for a replay.
-    public func useOnce(_ key: String, untilMillis: Int64) async throws -> Bool {
-        let reply = try await pool.command(["SET", "parstore:once:" + key, "1", "NX", "PXAT", String(untilMillis)])
+    public func useOnce(_ key: String, lifetime: Duration) async throws -> Bool {
+        let millis = max(1, lifetime.components.seconds * 1000 + lifetime.components.attoseconds / 1_000_000_000_000_000)
+        let reply = try await pool.command(["SET", "parstore:once:" + key, "1", "NX", "PX", String(millis)])
         return reply != .null
     }
 

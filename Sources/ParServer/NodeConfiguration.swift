@@ -24,9 +24,6 @@ public struct NodeConfiguration: Sendable {
     /// The authorization server's login and consent UI; `/authorize` sends the browser there with a `ticket`
     /// (`PARSTORE_INTERACTION_URL`). Default `<issuer>/interaction`.
     public var interactionURL: String?
-    /// Whether `/authorize` refuses every request that was not pushed (`PARSTORE_REQUIRE_PAR`). Default false
-    /// (then only clients registered with the requirement are refused).
-    public var requirePushedAuthorizationRequests = false
     /// Whether the binding cookie is `Secure` (`PARSTORE_COOKIE_SECURE`). Default: true unless the issuer is
     /// plain `http://` (development).
     public var cookieSecure: Bool?
@@ -46,6 +43,12 @@ public struct NodeConfiguration: Sendable {
     /// The most redemptions per second that Redis could not find and PostgreSQL is asked about instead, per
     /// node (a flood of unknown request_uris must not become a flood of database reads). Default 2000.
     public var fallbackRate: Int = 2000
+    /// The most requests per second, per node, that reach PostgreSQL without credentials: `/authorize` loads and
+    /// pushes of public clients (`PARSTORE_UNAUTHENTICATED_RATE`); beyond it they get 503. Default 10,000.
+    public var unauthenticatedRate: Int = 10_000
+    /// Deadlines for reading requests and the cap on open connections (`PARSTORE_HEADER_TIMEOUT`,
+    /// `PARSTORE_BODY_TIMEOUT`, `PARSTORE_IDLE_TIMEOUT`, `PARSTORE_MAX_CONNECTIONS`).
+    public var connectionLimits = ConnectionLimits()
     /// The number of pipelined Redis connections. Default 2.
     public var redisConnections: Int = 2
     /// The most events written in one group commit. Default 1000.
@@ -118,13 +121,30 @@ public struct NodeConfiguration: Sendable {
             }
         }
         guard (try? TrustedProxies(trustedProxies)) != nil else {
-            throw ConfigurationError("PARSTORE_TRUSTED_PROXIES must be IP addresses or CIDR ranges, comma-separated")
+            throw ConfigurationError("PARSTORE_TRUSTED_PROXIES must be IP addresses or CIDR ranges of /8 or longer (never 0.0.0.0/0 or ::/0), comma-separated")
         }
         if let limit = defaultRateLimit, !(limit.perSecond > 0) || limit.burst < 1 {
             throw ConfigurationError("PARSTORE_RATE_LIMIT must be above 0 and PARSTORE_RATE_BURST at least 1")
         }
         guard maxAuthorizationDetailsSize >= 256 else { throw ConfigurationError("PARSTORE_MAX_AUTHORIZATION_DETAILS must be at least 256 bytes") }
         guard !nodeID.isEmpty, nodeID.utf8.count <= 128 else { throw ConfigurationError("PARSTORE_NODE_ID must have 1 to 128 characters") }
+        guard expiryGrace >= .seconds(1), expiryGrace <= .seconds(3600) else {
+            throw ConfigurationError("PARSTORE_EXPIRY_GRACE must be between 1 second and 1 hour")
+        }
+        guard sweepInterval >= .milliseconds(100), sweepInterval <= .seconds(3600) else {
+            throw ConfigurationError("PARSTORE_SWEEP_INTERVAL must be between 0.1 second and 1 hour")
+        }
+        guard unauthenticatedRate >= 1 else { throw ConfigurationError("PARSTORE_UNAUTHENTICATED_RATE must be at least 1") }
+        let limits = connectionLimits
+        for (timeout, name) in [
+            (limits.headerTimeout, "PARSTORE_HEADER_TIMEOUT"), (limits.bodyTimeout, "PARSTORE_BODY_TIMEOUT"),
+            (limits.idleTimeout, "PARSTORE_IDLE_TIMEOUT"),
+        ] where !(timeout >= .milliseconds(100) && timeout <= .seconds(3600)) {
+            throw ConfigurationError("\(name) must be between 0.1 second and 1 hour")
+        }
+        guard (1...1_000_000).contains(limits.maxConnections) else {
+            throw ConfigurationError("PARSTORE_MAX_CONNECTIONS must be between 1 and 1000000")
+        }
     }
 }
 

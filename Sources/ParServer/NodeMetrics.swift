@@ -55,6 +55,26 @@ public struct NodeMetrics: Sendable {
             Self.name("redis_errors", unit: "total", help: "Failed Redis calls, by operation."),
             label: "operation"
         )
+        refusal = LabelledCounter(
+            registry,
+            Self.name("refusals", unit: "total", help: "Refused attempts on known requests, by reason (each recorded once per request)."),
+            label: "reason"
+        )
+        storeRefusal = LabelledCounter(
+            registry,
+            Self.name("unstorable_input", unit: "total", help: "Inputs PostgreSQL refused, answered 400, by operation."),
+            label: "operation"
+        )
+        connectionClosed = LabelledCounter(
+            registry,
+            Self.name("connections_closed", unit: "total", help: "Connections closed by a deadline (header, body, idle) or over the cap (refused)."),
+            label: "reason"
+        )
+        nodeLimited = LabelledCounter(
+            registry,
+            Self.name("node_limited", unit: "total", help: "Requests answered 503 because a per-node budget was spent, by path."),
+            label: "path"
+        )
     }
 
     static func name(_ metric: String, unit: String, help: String) -> MetricNameDescriptor {
@@ -72,6 +92,14 @@ public struct NodeMetrics: Sendable {
     let redisFallback: LabelledCounter
     /// Counts a Redis call that failed (the node carried on through PostgreSQL), by operation.
     let redisError: LabelledCounter
+    /// Counts every refused attempt on a known request, by reason; the log records each at most once per request.
+    let refusal: LabelledCounter
+    /// Counts an input that PostgreSQL refused as data (answered 400 once its row was isolated), by operation.
+    let storeRefusal: LabelledCounter
+    /// Counts a connection the node closed: a deadline passed, or the cap was reached.
+    let connectionClosed: LabelledCounter
+    /// Counts a request refused with 503 because the node's budget for its path was spent.
+    let nodeLimited: LabelledCounter
 
     /// The metrics in Prometheus text format.
     public func render() -> String { registry.emitToString() }

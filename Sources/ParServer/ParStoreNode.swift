@@ -1,5 +1,6 @@
 public import Hummingbird
 public import Logging
+import ParCore
 public import ParPostgres
 public import ParRedis
 import Prometheus
@@ -19,6 +20,8 @@ public struct ParStoreNode: Sendable {
     let authentication: ClientAuthentication
     let singleUse: SingleUseRecorder
     let rateLimiter: PushRateLimiter
+    /// The node's budget for requests that reach PostgreSQL without credentials (browser loads, public clients).
+    let unauthenticated: NodeRateLimiter
     let logger: Logger
 
     /// Builds the node; connections open on first use.
@@ -61,6 +64,7 @@ public struct ParStoreNode: Sendable {
         self.singleUse = SingleUseRecorder(guards: guards, metrics: metrics)
         self.rateLimiter = PushRateLimiter(guards: guards, defaultLimit: configuration.defaultRateLimit, metrics: metrics)
         self.authentication = try ClientAuthentication(configuration: configuration, clients: clients, singleUse: singleUse)
+        self.unauthenticated = NodeRateLimiter(perSecond: configuration.unauthenticatedRate)
     }
 
     /// The routes of the node, behind the OAuth error middleware.
@@ -73,12 +77,20 @@ public struct ParStoreNode: Sendable {
             metrics: metrics,
             authentication: authentication,
             rateLimiter: rateLimiter,
-            singleUse: singleUse
+            singleUse: singleUse,
+            unauthenticated: unauthenticated
         ).register(on: router)
         MetadataEndpoint(configuration: configuration, clients: clients, certificatesEnabled: authentication.certificatesEnabled)
             .register(on: router)
-        AuthorizeEndpoint(clients: clients, lifecycle: lifecycle, configuration: configuration, metrics: metrics).register(on: router)
-        BackendEndpoint(lifecycle: lifecycle, metrics: metrics, apiKey: configuration.apiKey).register(on: router)
+        AuthorizeEndpoint(
+            clients: clients,
+            lifecycle: lifecycle,
+            configuration: configuration,
+            metrics: metrics,
+            unauthenticated: unauthenticated,
+            bindingKey: UserAgentBinding.Key(secret: configuration.apiKey)
+        ).register(on: router)
+        BackendEndpoint(lifecycle: lifecycle, clients: clients, metrics: metrics, apiKey: configuration.apiKey).register(on: router)
         OperationsEndpoint(postgres: postgres, redis: redis, metrics: metrics).register(on: router)
         return router
     }
@@ -128,10 +140,19 @@ public struct ParStoreNode: Sendable {
         ]
     }
 
-    /// The HTTP application: the router on the configured address, with the node's services.
+    /// The HTTP application: the router on the configured address, with the node's services, and every
+    /// connection under the configured deadlines and cap (``ConnectionLimits``).
     public func makeApplication() -> some ApplicationProtocol {
-        Application(
+        let limits = configuration.connectionLimits
+        let count = ConnectionCount()
+        let metrics = metrics
+        return Application(
             router: makeRouter(),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [ConnectionGuard(limits: limits, count: count) { metrics.connectionClosed($0) }]
+                )
+            ),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parstore"),
             services: services,
             logger: logger

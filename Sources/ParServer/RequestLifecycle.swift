@@ -18,24 +18,48 @@ public final class RequestLifecycle: Sendable {
     private let postgres: PostgresEventStore
     private let redis: RedisRequestCache?
     private let metrics: NodeMetrics
-    private let fallback: FallbackLimiter
+    private let fallback: NodeRateLimiter
+    private let refusalWrites: NodeRateLimiter
+    private let recordedRefusals: RecentSet
     private let logger: Logger
 
-    public init(postgres: PostgresEventStore, redis: RedisRequestCache?, metrics: NodeMetrics, fallbackRate: Int, logger: Logger) {
+    /// - Parameters:
+    ///   - fallbackRate: redemptions per second that Redis cannot decide and PostgreSQL is asked about, per node.
+    ///   - refusalRecordRate: refused attempts per second this node records in the log; beyond it they are
+    ///     only counted.
+    public init(
+        postgres: PostgresEventStore,
+        redis: RedisRequestCache?,
+        metrics: NodeMetrics,
+        fallbackRate: Int,
+        refusalRecordRate: Int = 500,
+        logger: Logger
+    ) {
         self.postgres = postgres
         self.redis = redis
         self.metrics = metrics
-        self.fallback = FallbackLimiter(perSecond: fallbackRate)
+        self.fallback = NodeRateLimiter(perSecond: fallbackRate)
+        self.refusalWrites = NodeRateLimiter(perSecond: refusalRecordRate)
+        self.recordedRefusals = RecentSet(capacity: 16_384)
         self.logger = logger
     }
 
-    /// Stores a validated request and returns its reference once the `pushed` event is durable.
+    /// What a push came to.
+    public enum PushOutcome: Sendable, Equatable {
+        /// The `pushed` event is durable: hand out this reference.
+        case stored(RequestReference)
+        /// The single-use value at this index of the push's list was used before: nothing was stored.
+        case replayed(Int)
+    }
+
+    /// Stores a validated request, with the single-use values that authenticate it (JWT `jti`s) in the same
+    /// transaction, and returns its reference once the `pushed` event is durable.
     ///
     /// - Throws: 503 `temporarily_unavailable` when PostgreSQL cannot be reached: no reference is handed out.
-    public func push(_ request: PushedRequest, lifetime: Duration) async throws(OAuthError) -> RequestReference {
+    public func push(_ request: PushedRequest, lifetime: Duration, singleUse: [SingleUse] = []) async throws(OAuthError) -> PushOutcome {
         let reference = RequestReference.mint(secondsSince1970: Date().timeIntervalSince1970)
         let parameters = request.parametersJSON
-        let record = EventRecord(
+        var record = EventRecord(
             day: reference.day,
             requestID: reference.requestID,
             kind: .pushed,
@@ -43,12 +67,14 @@ public final class RequestLifecycle: Sendable {
             lifetime: lifetime,
             payload: parameters
         )
+        record.singleUse = singleUse
         let appended: AppendResult
         do {
             appended = try await postgres.append(record)
         } catch {
             throw storeFailure(error, operation: "push")
         }
+        if let replayed = appended.replayedSingleUse { return .replayed(replayed) }
         // 256 random bits never collide; a taken slot would be a bug, never a silent overwrite.
         guard appended.inserted else {
             logger.error("pushed event slot already taken", metadata: ["request_id": "\(reference.requestIDHex)"])
@@ -64,7 +90,7 @@ public final class RequestLifecycle: Sendable {
             let metrics = metrics
             redis.push(reference, request: live) { metrics.redisError("push") }
         }
-        return reference
+        return .stored(reference)
     }
 
     /// Redeems a request for `clientID`: exactly one call ever gets `.redeemed` for a request.
@@ -87,17 +113,17 @@ public final class RequestLifecycle: Sendable {
         case .claimed:
             do {
                 let outcome = try await postgres.consume(consume)
-                if case .refused(let reason) = outcome { await recordRefusal(reason, reference: reference, clientID: clientID) }
+                if case .refused(let reason) = outcome { recordRefusal(reason, reference: reference, clientID: clientID) }
                 return outcome
             } catch {
                 try? await redis.unclaim(reference)
                 throw storeFailure(error, operation: "redeem")
             }
         case .wrongClient:
-            await recordRefusal(.wrongClient, reference: reference, clientID: clientID)
+            recordRefusal(.wrongClient, reference: reference, clientID: clientID)
             return .refused(.wrongClient)
         case .used:
-            await recordRefusal(.alreadyUsed, reference: reference, clientID: clientID)
+            recordRefusal(.alreadyUsed, reference: reference, clientID: clientID)
             return .refused(.alreadyUsed)
         case .notFound:
             guard fallback.allow() else {
@@ -124,7 +150,7 @@ public final class RequestLifecycle: Sendable {
         } catch {
             throw storeFailure(error, operation: "load")
         }
-        if case .refused(let reason) = result { await recordRefusal(reason, reference: request.reference, clientID: request.clientID) }
+        if case .refused(let reason) = result { recordRefusal(reason, reference: request.reference, clientID: request.clientID) }
         return result
     }
 
@@ -158,30 +184,37 @@ public final class RequestLifecycle: Sendable {
         } catch {
             throw storeFailure(error, operation: "redeem")
         }
-        if case .refused(let reason) = outcome { await recordRefusal(reason, reference: reference, clientID: consume.clientID) }
+        if case .refused(let reason) = outcome { recordRefusal(reason, reference: reference, clientID: consume.clientID) }
         return outcome
     }
 
-    /// Appends a `refused` event for an attempt on a known request (reuse, wrong client, wrong user agent, too
-    /// late), so that auditors see them. Unknown references are only counted: a flood of them must not become writes.
-    private func recordRefusal(_ reason: RefusalReason, reference: RequestReference, clientID: String) async {
-        guard reason != .unknown else { return }
-        let record = EventRecord(
-            day: reference.day,
-            requestID: reference.requestID,
-            kind: .refused,
-            clientID: clientID,
-            payload: #"{"reason":"\#(reason.rawValue)"}"#
-        )
-        do {
-            _ = try await postgres.append(record)
-        } catch {
-            logger.warning("could not record a refused redemption", metadata: ["request_id": "\(reference.requestIDHex)"])
+    /// Counts a refused attempt on a known request (reuse, wrong client, wrong user agent, too late) and records it
+    /// in the log so that auditors see someone tried: at most once per request and reason (the slot of the reason
+    /// makes a second row impossible; this node also skips what it recorded recently), within a per-node budget,
+    /// and off the request path. Unknown references are only counted: a flood of them must not become writes.
+    private func recordRefusal(_ reason: RefusalReason, reference: RequestReference, clientID: String) {
+        metrics.refusal(reason.rawValue)
+        guard reason != .unknown, recordedRefusals.insert(reference.requestIDHex + "/" + reason.rawValue), refusalWrites.allow() else {
+            return
+        }
+        let logger = logger
+        postgres.appendDetached(.refusal(reason, of: reference, by: clientID)) { result in
+            if case .failure = result {
+                logger.warning("could not record a refused attempt", metadata: ["request_id": "\(reference.requestIDHex)"])
+            }
         }
     }
 
     private func storeFailure(_ error: any Error, operation: String) -> OAuthError {
-        if error.isUnavailable { return .storeUnavailable }
+        if error.isUnavailable {
+            logger.debug("event store unavailable", metadata: ["operation": "\(operation)", "error": "\(error)"])
+            return .storeUnavailable
+        }
+        // The batch isolated this caller's row: its input was at fault, not the store.
+        if let error = error as? PGError, error.isDataError {
+            metrics.storeRefusal(operation)
+            return .invalidRequest("The request contains a value that cannot be stored.")
+        }
         let state = (error as? PGError)?.sqlState ?? "-"
         logger.error("event store error", metadata: ["operation": "\(operation)", "sqlstate": "\(state)"])
         return OAuthError(.serverError, "The request could not be processed.", status: 500)

@@ -123,6 +123,29 @@ struct Clients: ParsableCommand {
 
         private struct Wrapped: Decodable { var clients: [ClientDocument] }
 
+        /// The most nodes a client file may expand to. Aliases share what they name until it is decoded, so a few
+        /// lines of nested aliases ("billion laughs") would expand to billions of nodes: such a file is refused.
+        static let maxYAMLNodes = 100_000
+
+        /// The YAML document, refused when it expands beyond ``maxYAMLNodes`` nodes; counting stops there.
+        static func boundedYAML(_ text: String) throws -> Node {
+            guard let root = try Yams.compose(yaml: text) else { throw ValidationError("the file is empty") }
+            var budget = maxYAMLNodes
+            var pending = [root]
+            while let node = pending.popLast() {
+                budget -= 1
+                guard budget >= 0 else {
+                    throw ValidationError("the file expands to more than \(maxYAMLNodes) YAML nodes (nested aliases?)")
+                }
+                switch node {
+                case .mapping(let mapping): for (key, value) in mapping { pending += [key, value] }
+                case .sequence(let sequence): pending += sequence
+                case .scalar, .alias: break
+                }
+            }
+            return root
+        }
+
         func run() throws {
             let url = URL(fileURLWithPath: file)
             guard let data = try? Data(contentsOf: url) else { throw ValidationError("cannot read \(file)") }
@@ -131,8 +154,10 @@ struct Clients: ParsableCommand {
                 let yaml = ["yaml", "yml"].contains(url.pathExtension.lowercased())
                 let text = String(decoding: data, as: UTF8.self)
                 // A list of clients, or an object with a clients list.
+                let node = yaml ? try Self.boundedYAML(text) : nil
                 func decode<T: Decodable>(_ type: T.Type) throws -> T {
-                    yaml ? try YAMLDecoder().decode(type, from: text) : try JSONDecoder().decode(type, from: data)
+                    if let node { return try YAMLDecoder().decode(type, from: node) }
+                    return try JSONDecoder().decode(type, from: data)
                 }
                 do {
                     documents = try decode([ClientDocument].self)

@@ -21,14 +21,20 @@ struct Serve: AsyncParsableCommand {
 
     @Option(name: .customLong("database-url"), help: "PostgreSQL URL or connection string. Env: PARSTORE_DATABASE_URL. Default: embedded.")
     var databaseURL: String?
+    @Option(name: .customLong("database-url-file"), help: "File holding the database URL (kept out of ps). Env: PARSTORE_DATABASE_URL_FILE.")
+    var databaseURLFile: String?
     @Option(name: .customLong("redis-url"), help: "redis://host:port[/db]. Env: PARSTORE_REDIS_URL. Default: embedded when the database is.")
     var redisURL: String?
+    @Option(name: .customLong("redis-url-file"), help: "File holding the Redis URL (kept out of ps). Env: PARSTORE_REDIS_URL_FILE.")
+    var redisURLFile: String?
     @Option(help: "Address to listen on. Env: PARSTORE_HOST. Default: 127.0.0.1.") var host: String?
     @Option(help: "Port to listen on. Env: PARSTORE_PORT. Default: 8080.") var port: Int?
     @Option(help: "Issuer identifier of the authorization server. Env: PARSTORE_ISSUER. Default: http://<host>:<port>.")
     var issuer: String?
     @Option(name: .customLong("api-key"), help: "Bearer key of the backend API, 16+ characters. Env: PARSTORE_API_KEY. Embedded: generated.")
     var apiKey: String?
+    @Option(name: .customLong("api-key-file"), help: "File holding the API key (kept out of ps). Env: PARSTORE_API_KEY_FILE.")
+    var apiKeyFile: String?
     @Option(name: .customLong("request-ttl"), help: "Request lifetime in seconds, 1 to 599. Env: PARSTORE_REQUEST_TTL. Default: 60.")
     var requestTTL: Int?
     @Option(
@@ -42,11 +48,6 @@ struct Serve: AsyncParsableCommand {
     )
     var interactionURL: String?
     @Option(
-        name: .customLong("require-par"),
-        help: "Refuse every /authorize request without request_uri (true/false). Env: PARSTORE_REQUIRE_PAR. Default: false."
-    )
-    var requirePAR: Bool?
-    @Option(
         name: .customLong("cookie-secure"),
         help: "Mark the browser binding cookie Secure (true/false). Env: PARSTORE_COOKIE_SECURE. Default: true unless the issuer is http://."
     )
@@ -59,9 +60,9 @@ struct Serve: AsyncParsableCommand {
         name: .customLong("expiry-grace"),
         help: "Seconds past a deadline before the sweeper expires a request. Env: PARSTORE_EXPIRY_GRACE. Default: 30."
     )
-    var expiryGrace: Int?
+    var expiryGrace: Double?
     @Option(name: .customLong("sweep-interval"), help: "Seconds between sweeps. Env: PARSTORE_SWEEP_INTERVAL. Default: 5.")
-    var sweepInterval: Int?
+    var sweepInterval: Double?
     @Option(name: .customLong("token-endpoint"), help: "The token endpoint URL, accepted as assertion aud. Env: PARSTORE_TOKEN_ENDPOINT. Default: <issuer>/token.")
     var tokenEndpoint: String?
     @Option(
@@ -90,6 +91,25 @@ struct Serve: AsyncParsableCommand {
         help: "Largest authorization_details in bytes. Env: PARSTORE_MAX_AUTHORIZATION_DETAILS. Default: 8192."
     )
     var maxAuthorizationDetails: Int?
+    @Option(
+        name: .customLong("unauthenticated-rate"),
+        help: "Requests per second per node that reach PostgreSQL without credentials (/authorize loads, public clients' pushes); beyond: 503. Env: PARSTORE_UNAUTHENTICATED_RATE. Default: 10000."
+    )
+    var unauthenticatedRate: Int?
+    @Option(
+        name: .customLong("header-timeout"),
+        help: "Seconds from a connection's opening to its request head; then it is closed. Env: PARSTORE_HEADER_TIMEOUT. Default: 10."
+    )
+    var headerTimeout: Double?
+    @Option(name: .customLong("body-timeout"), help: "Seconds from a request's head to the end of its body. Env: PARSTORE_BODY_TIMEOUT. Default: 30.")
+    var bodyTimeout: Double?
+    @Option(
+        name: .customLong("idle-timeout"),
+        help: "Seconds a kept-alive connection may wait for its next request. Env: PARSTORE_IDLE_TIMEOUT. Default: 60."
+    )
+    var idleTimeout: Double?
+    @Option(name: .customLong("max-connections"), help: "Most connections open at once per node. Env: PARSTORE_MAX_CONNECTIONS. Default: 4096.")
+    var maxConnections: Int?
     @Option(name: .customLong("data-dir"), help: "Folder of the embedded servers. Env: PARSTORE_DATA_DIR. Default: .parstore.")
     var dataDir: String?
     @Option(help: "Folder of migration files (embedded mode). Env: PARSTORE_MIGRATIONS_DIR.") var migrations: String?
@@ -106,9 +126,9 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "parstore")
 
         var embedded: Embedded? = nil
-        var databaseURL = Settings.value(self.databaseURL, "PARSTORE_DATABASE_URL")
-        var redisURL = Settings.value(self.redisURL, "PARSTORE_REDIS_URL")
-        var apiKey = Settings.value(self.apiKey, "PARSTORE_API_KEY")
+        var databaseURL = try Settings.secret(self.databaseURL, file: databaseURLFile, "PARSTORE_DATABASE_URL")
+        var redisURL = try Settings.secret(self.redisURL, file: redisURLFile, "PARSTORE_REDIS_URL")
+        var apiKey = try Settings.secret(self.apiKey, file: apiKeyFile, "PARSTORE_API_KEY")
         if databaseURL == nil {
             let folder = Settings.value(dataDir, "PARSTORE_DATA_DIR") ?? ".parstore"
             let migrationsFolder = migrations
@@ -140,10 +160,14 @@ struct Serve: AsyncParsableCommand {
         if let bytes = try Settings.integer(maxBody, "PARSTORE_MAX_BODY") { configuration.maxBodySize = bytes }
         if let seconds = try Settings.integer(interactionTTL, "PARSTORE_INTERACTION_TTL") { configuration.interactionLifetime = .seconds(seconds) }
         configuration.interactionURL = Settings.value(interactionURL, "PARSTORE_INTERACTION_URL")
-        configuration.requirePushedAuthorizationRequests = try Settings.boolean(requirePAR, "PARSTORE_REQUIRE_PAR") ?? false
         configuration.cookieSecure = try Settings.boolean(cookieSecure, "PARSTORE_COOKIE_SECURE")
-        if let seconds = try Settings.integer(expiryGrace, "PARSTORE_EXPIRY_GRACE") { configuration.expiryGrace = .seconds(seconds) }
-        if let seconds = try Settings.integer(sweepInterval, "PARSTORE_SWEEP_INTERVAL") { configuration.sweepInterval = .seconds(max(1, seconds)) }
+        if let grace = try Settings.seconds(expiryGrace, "PARSTORE_EXPIRY_GRACE") { configuration.expiryGrace = grace }
+        if let interval = try Settings.seconds(sweepInterval, "PARSTORE_SWEEP_INTERVAL") { configuration.sweepInterval = interval }
+        if let rate = try Settings.integer(unauthenticatedRate, "PARSTORE_UNAUTHENTICATED_RATE") { configuration.unauthenticatedRate = rate }
+        if let timeout = try Settings.seconds(headerTimeout, "PARSTORE_HEADER_TIMEOUT") { configuration.connectionLimits.headerTimeout = timeout }
+        if let timeout = try Settings.seconds(bodyTimeout, "PARSTORE_BODY_TIMEOUT") { configuration.connectionLimits.bodyTimeout = timeout }
+        if let timeout = try Settings.seconds(idleTimeout, "PARSTORE_IDLE_TIMEOUT") { configuration.connectionLimits.idleTimeout = timeout }
+        if let count = try Settings.integer(maxConnections, "PARSTORE_MAX_CONNECTIONS") { configuration.connectionLimits.maxConnections = count }
         configuration.tokenEndpoint = Settings.value(tokenEndpoint, "PARSTORE_TOKEN_ENDPOINT")
         configuration.mtlsPushEndpoint = Settings.value(mtlsPushEndpoint, "PARSTORE_MTLS_PAR_ENDPOINT")
         configuration.clientCertificateHeader = Settings.value(clientCertificateHeader, "PARSTORE_CLIENT_CERT_HEADER")

@@ -10,6 +10,7 @@ enum Settings {
         return nil
     }
 
+    /// An integer; out of `Int`'s range is refused like any other non-integer.
     static func integer(_ flag: Int?, _ variable: String) throws -> Int? {
         if let flag { return flag }
         guard let text = value(nil, variable) else { return nil }
@@ -19,6 +20,37 @@ enum Settings {
 }
 
 extension Settings {
+    /// A secret: the flag, else the environment variable, else the file named by the flag `file` or by the
+    /// variable's `_FILE` twin (trailing line breaks dropped). Flags show in `ps`; variables and files do not.
+    static func secret(_ flag: String?, file: String?, _ variable: String) throws -> String? {
+        if let value = value(flag, variable) { return value }
+        guard let path = value(file, variable + "_FILE") else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("\(variable)_FILE names a file that cannot be read")
+        }
+        var text = String(decoding: data, as: UTF8.self)
+        while text.last == "\n" || text.last == "\r" { text.removeLast() }
+        guard !text.isEmpty else { throw ValidationError("\(variable)_FILE names an empty file") }
+        return text
+    }
+
+    /// A duration in seconds (fractions allowed), checked before any conversion: finite, 0 to 1e6 seconds.
+    static func seconds(_ flag: Double?, _ variable: String) throws -> Duration? {
+        let seconds: Double
+        if let flag {
+            seconds = flag
+        } else if let text = value(nil, variable) {
+            guard let parsed = Double(text) else { throw ValidationError("\(variable) must be a number of seconds") }
+            seconds = parsed
+        } else {
+            return nil
+        }
+        guard seconds.isFinite, seconds >= 0, seconds <= 1_000_000 else {
+            throw ValidationError("\(variable) must be a number of seconds between 0 and 1000000")
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
+    }
+
     static func boolean(_ flag: Bool?, _ variable: String) throws -> Bool? {
         if let flag { return flag }
         guard let text = value(nil, variable)?.lowercased() else { return nil }
@@ -34,9 +66,11 @@ extension Settings {
 struct DatabaseOptions: ParsableArguments {
     @Option(name: .customLong("database-url"), help: "PostgreSQL URL or connection string. Env: PARSTORE_DATABASE_URL.")
     var databaseURL: String?
+    @Option(name: .customLong("database-url-file"), help: "File holding the database URL (kept out of ps). Env: PARSTORE_DATABASE_URL_FILE.")
+    var databaseURLFile: String?
 
     func resolved() throws -> String {
-        guard let url = Settings.value(databaseURL, "PARSTORE_DATABASE_URL") else {
+        guard let url = try Settings.secret(databaseURL, file: databaseURLFile, "PARSTORE_DATABASE_URL") else {
             throw ValidationError("no database: pass --database-url or set PARSTORE_DATABASE_URL")
         }
         return url

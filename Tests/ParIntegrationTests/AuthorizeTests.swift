@@ -42,12 +42,16 @@ import Testing
             #expect(otherBrowser.location == nil)
             #expect(otherBrowser.contentType?.hasPrefix("text/html") == true)
             #expect(otherBrowser.body.contains("access_denied") && otherBrowser.body.contains("wrong_user_agent"))
+            // A well-formed binding no node issued is refused before any database read, and cleared.
             let stranger = try await client.authorize(clientID, requestURI, cookie: "parstore_ua=" + String(repeating: "A", count: 43))
             #expect(stranger.status == .badRequest)
+            #expect(stranger.body.contains("invalid_binding"))
+            #expect(stranger.setCookie?.contains("Max-Age=0") == true)
 
-            // Only hashes are stored, one loaded event, the refused attempts recorded.
-            let events = try await database.events(of: requestURI)
-            #expect(events.map(\.kind) == ["pushed", "loaded", "refused", "refused"])
+            // Only hashes are stored, one loaded event, the refused attempt recorded (off the request path): the
+            // forged cookie reached no table.
+            #expect(try await eventually { try await database.events(of: requestURI).count == 3 })
+            #expect(try await database.events(of: requestURI).map(\.kind) == ["pushed", "loaded", "refused"])
             let stored = try await database.query(
                 "SELECT encode(ticket_hash, 'hex'), binding_hash IS NOT NULL FROM par_events WHERE kind = 'loaded' AND client_id = $1",
                 [clientID]
@@ -58,7 +62,8 @@ import Testing
         let metrics = scenario.node.metrics.render()
         #expect(metrics.contains(#"parstore_authorize_total{outcome="loaded"} 1"#))
         #expect(metrics.contains(#"parstore_authorize_total{outcome="reloaded"} 1"#))
-        #expect(metrics.contains(#"parstore_authorize_total{outcome="wrong_user_agent"} 2"#))
+        #expect(metrics.contains(#"parstore_authorize_total{outcome="wrong_user_agent"} 1"#))
+        #expect(metrics.contains(#"parstore_authorize_total{outcome="invalid_binding"} 1"#))
     }
 
     @Test func aWrongClientIsRefusedAndTheRequestStaysLoadableByItsOwn() async throws {
@@ -201,12 +206,12 @@ import Testing
         }
     }
 
-    @Test func rfc9126_6_requiredPARRefusesAuthorizeWithoutRequestURI() async throws {
-        let scenario = try await scenario("required") {
-            $0.requirePushedAuthorizationRequests = true
-            $0.cookieSecure = true
-        }
+    /// The metadata says PAR is required, and `/authorize` proves it: a plain authorization request is refused.
+    @Test func rfc9126_5_publishedRequirementIsEnforced() async throws {
+        let scenario = try await scenario("required") { $0.cookieSecure = true }
         try await scenario.node.application().test(.router) { client in
+            let metadata = try jsonObject(try await client.execute(uri: "/.well-known/oauth-authorization-server", method: .get))
+            #expect(metadata["require_pushed_authorization_requests"] as? Bool == true)
             let plain = try await client.execute(
                 uri: "/authorize?client_id=\(scenario.clientID)&response_type=code&redirect_uri=https%3A%2F%2Fclient.example.org%2Fcb",
                 method: .get,
@@ -217,7 +222,11 @@ import Testing
             #expect(try jsonObject(plain)["error"] as? String == "invalid_request")
             #expect((try jsonObject(plain)["error_description"] as? String)?.contains("required") == true)
             let requestURI = try await client.pushRequest(scenario.clientID, secret: scenario.secret)
-            #expect(try await client.authorize(scenario.clientID, requestURI).setCookie?.contains("; Secure") == true)
+            let cookie = try await client.authorize(scenario.clientID, requestURI).setCookie
+            // RFC 6265bis §4.1.3.2: a Secure binding cookie is __Host- prefixed, host-only, Path=/.
+            #expect(cookie?.hasPrefix("__Host-parstore_ua=") == true)
+            #expect(cookie?.contains("; Path=/; Secure") == true)
+            #expect(cookie?.contains("Domain") == false)
         }
     }
 }

@@ -196,10 +196,19 @@ import Testing
         let bypassed = RequestReference.mint(secondsSince1970: Date().timeIntervalSince1970)
         try await database.query(insert, [bypassed.day.description, bypassed.requestIDHex, "0", "pushed", "alice", "10 seconds", "-50 seconds"])
         try await database.query(insert, [bypassed.day.description, bypassed.requestIDHex, "1", "loaded", "alice", "8 seconds", "-590 seconds"])
-        try await database.query(insert, [bypassed.day.description, bypassed.requestIDHex, "2", "consumed", "alice", "5 seconds", "-590 seconds"])
+        // (A consumption with no ticket at all after a load is impossible since migration 0006: it takes the
+        // same first-use key as the load. One with another ticket than the load's is planted instead.)
         try await database.query(
             "UPDATE par_events SET ticket_hash = sha256('planted') WHERE kind = 'loaded' AND request_id = decode($1, 'hex')",
             [bypassed.requestIDHex]
+        )
+        try await database.query(
+            """
+            INSERT INTO par_events (day, request_id, slot, kind, client_id, at, deadline, node_id, ticket_hash)
+            VALUES ($1::date, decode($2, 'hex'), 2, 'consumed', 'alice', now() - interval '5 seconds', now() + interval '590 seconds',
+                    'planted', sha256('forged'))
+            """,
+            [bypassed.day.description, bypassed.requestIDHex]
         )
 
         let audit = try await Command.parstore(["audit", "--database-url", database.url])

@@ -251,7 +251,9 @@ import Testing
             let metadata = try jsonObject(response)
             #expect(metadata["issuer"] as? String == C.issuer)
             #expect(metadata["pushed_authorization_request_endpoint"] as? String == C.pushEndpoint)
-            #expect(metadata["require_pushed_authorization_requests"] as? Bool == false)
+            #expect(metadata["require_pushed_authorization_requests"] as? Bool == true)
+            #expect(metadata["request_parameter_supported"] as? Bool == true)
+            #expect(metadata["response_modes_supported"] as? [String] == ["form_post", "form_post.jwt", "fragment", "fragment.jwt", "jwt", "query", "query.jwt"])
             #expect(metadata["token_endpoint_auth_methods_supported"] as? [String] == ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"])
             for name in ["token_endpoint_auth_signing_alg_values_supported", "request_object_signing_alg_values_supported", "dpop_signing_alg_values_supported"] {
                 #expect(metadata[name] as? [String] == ["RS256", "PS256", "ES256", "EdDSA"])
@@ -261,7 +263,6 @@ import Testing
             #expect(metadata["mtls_endpoint_aliases"] == nil)
         }
         let mtls = try await C.node {
-            $0.requirePushedAuthorizationRequests = true
             $0.clientCertificateHeader = "Client-Cert"
             $0.trustedProxies = ["127.0.0.1"]
             $0.mtlsPushEndpoint = "https://mtls.as.example.com/par"

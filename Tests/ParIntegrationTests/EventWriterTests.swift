@@ -65,6 +65,13 @@ import Testing
 
     @Test func theArbiterConsumesOnceForTheOwnerBeforeTheDeadline() async throws {
         let servers = try await TestServers.shared.shared()
+        // The arbiter consumes only for registered clients.
+        try await TestDatabase(url: servers.databaseURL).query(
+            """
+            INSERT INTO parstore_clients (client_id, auth_method, redirect_uris) VALUES ('writer-test', 'none', '{https://client.example.org/cb}')
+            ON CONFLICT (client_id) DO NOTHING
+            """
+        )
         let store = PostgresEventStore(configuration: .init(conninfo: servers.databaseURL, nodeID: "writer-test"))
         let (reference, record) = pushed()
         _ = try await store.append(record)
@@ -93,7 +100,8 @@ import Testing
         let today = PartitionDay(secondsSince1970: Date().timeIntervalSince1970)
         let day = "'\(today)'"
         let executions = [
-            "parstore_append(ARRAY[\(day)]::date[], ARRAY['00'], ARRAY[1]::smallint[], ARRAY['loaded'], ARRAY['c'], ARRAY[NULL]::bigint[], 'n', ARRAY['{}']::jsonb[])",
+            "parstore_append(ARRAY[\(day)]::date[], ARRAY['00'], ARRAY[1]::smallint[], ARRAY['loaded'], ARRAY['c'], ARRAY[NULL]::bigint[], 'n', "
+                + "ARRAY['{}']::jsonb[], ARRAY[1]::bigint[], ARRAY[0], ARRAY[\(day)]::date[], ARRAY['00'])",
             "parstore_consume(ARRAY[\(day)]::date[], ARRAY['00'], ARRAY['c'], 'n')",
             "parstore_load(ARRAY[\(day)]::date[], ARRAY['00'], ARRAY['c'], ARRAY['00'], ARRAY['00'], ARRAY[60000]::bigint[], 'n')",
             "parstore_redeem_ticket(ARRAY[\(day)]::date[], ARRAY['00'], 'n')",

@@ -34,7 +34,7 @@ import Testing
         #expect(report["doubleRedemptions"] as? Int == 0)
         #expect((report["redemptionsChecked"] as? Int ?? 0) > 0)
         let classes = try #require(report["classes"] as? [String: Int])
-        for expected in ["push 201", "redeem 200", "redeem 400 wrong_client", "redeem 400 already_used", "redeem 400 unknown"] {
+        for expected in ["push 201", "redeem 200", "redeem 400 unregistered_client", "redeem 400 already_used", "redeem 400 unknown"] {
             #expect((classes[expected] ?? 0) > 0, "\(expected)")
         }
         #expect(FileManager.default.fileExists(atPath: out + "/hostile.svg"))

@@ -46,9 +46,14 @@ struct TestKey: Sendable {
 
     /// A compact JWS of `claims` with `header` (alg and kid added unless given).
     func sign(_ claims: [String: Any], header: [String: Any] = [:]) -> String {
+        sign(rawClaims: String(decoding: try! JSONSerialization.data(withJSONObject: claims, options: [.sortedKeys]), as: UTF8.self), header: header)
+    }
+
+    /// A compact JWS whose claims set is `rawClaims` exactly as written (escapes a JSON writer would not produce).
+    func sign(rawClaims: String, header: [String: Any] = [:]) -> String {
         var fullHeader: [String: Any] = ["alg": algorithm.rawValue, "kid": kid]
         fullHeader.merge(header) { $1 }
-        let input = Self.part(fullHeader) + "." + Self.part(claims)
+        let input = Self.part(fullHeader) + "." + Secret.base64URL(Array(rawClaims.utf8))
         let bytes = Array(input.utf8)
         let signature: [UInt8]
         switch algorithm {

@@ -22,7 +22,7 @@ public enum TestNodes {
     /// A node whose registry is loaded.
     public static func make(_ configuration: NodeConfiguration) async throws -> ParStoreNode {
         var logger = Logger(label: "parstore-test")
-        logger.logLevel = .warning
+        logger.logLevel = ProcessInfo.processInfo.environment["PARSTORE_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         let node = try ParStoreNode(configuration: configuration, logger: logger)
         try await node.refreshClients()
         return node

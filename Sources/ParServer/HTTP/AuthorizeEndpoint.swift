@@ -14,6 +14,10 @@ struct AuthorizeEndpoint: Sendable {
     let lifecycle: RequestLifecycle
     let configuration: NodeConfiguration
     let metrics: NodeMetrics
+    /// Anyone may call this endpoint: the loads it sends to PostgreSQL are bounded per node.
+    let unauthenticated: NodeRateLimiter
+    /// Checks and makes binding cookies: a value no node issued never reaches the database.
+    let bindingKey: UserAgentBinding.Key
     private static let maxBodySize = 16 * 1024
 
     func register<Context: RequestContext>(on router: Router<Context>) {
@@ -30,30 +34,43 @@ struct AuthorizeEndpoint: Sendable {
         } catch {
             let error = (error as? OAuthError) ?? OAuthError(.serverError, "The request could not be processed.", status: 500)
             metrics.authorize(error.reason ?? error.code.rawValue)
-            return wantsJSON ? OAuthResponses.error(error) : ErrorPage.response(error)
+            var response = wantsJSON ? OAuthResponses.error(error) : ErrorPage.response(error)
+            if error.reason == "invalid_binding" { response.headers[.setCookie] = bindingCookie("", clear: true) }
+            return response
         }
     }
 
     private func handle(_ request: Request) async throws -> (Response, String) {
         let parameters = try await self.parameters(of: request)
         let clientID = try parameters.single("client_id")
+        // RFC 9126 §4, §5: this endpoint serves pushed requests only, and the metadata says so
+        // (`require_pushed_authorization_requests`: true).
         guard let requestURI = try parameters.single("request_uri") else {
-            let required = configuration.requirePushedAuthorizationRequests || clientID.flatMap(clients.client)?.mustPush == true
-            throw OAuthError.invalidRequest(
-                required
-                    ? "Pushed authorization requests are required: send client_id and request_uri."
-                    : "This authorization endpoint serves pushed requests only: send client_id and request_uri."
-            )
+            throw OAuthError.invalidRequest("Pushed authorization requests are required: send client_id and request_uri.")
         }
         guard let clientID else { throw OAuthError.invalidRequest("The client_id parameter is missing.") }
         // RFC 9126 §7.4: the client's registration is checked again at use; a removed client's requests are dead.
-        guard let client = clients.client(clientID) else {
-            throw OAuthError(.invalidRequest, "The client is not registered.", reason: RefusalReason.wrongClient.rawValue)
-        }
+        guard let client = clients.client(clientID) else { throw Self.refusal(.unregisteredClient) }
         guard let reference = RequestReference(requestURI: requestURI) else { throw Self.refusal(.unknown) }
+        guard unauthenticated.allow() else {
+            metrics.nodeLimited("authorize")
+            throw OAuthError(.temporarilyUnavailable, "Too many authorization requests right now; retry later.", status: 503, retryAfter: 1)
+        }
 
-        let cookie = request.cookieValue(named: UserAgentBinding.cookieName).flatMap(UserAgentBinding.init(cookie:))
-        let binding = cookie ?? UserAgentBinding.make()
+        let cookieName = UserAgentBinding.cookieName(secure: configuration.resolvedCookieSecure)
+        var cookie: UserAgentBinding? = nil
+        if let sent = request.cookieValue(named: cookieName) {
+            // A value no node issued is refused here, before any database read, and cleared from the browser.
+            guard let valid = UserAgentBinding(cookie: sent, key: bindingKey) else {
+                throw OAuthError(
+                    .invalidRequest,
+                    "The browser's binding cookie was not issued by this server; it has been cleared, retry.",
+                    reason: "invalid_binding"
+                )
+            }
+            cookie = valid
+        }
+        let binding = cookie ?? UserAgentBinding.make(key: bindingKey)
         let load = LoadRequest(
             reference: reference,
             clientID: client.id,
@@ -72,12 +89,17 @@ struct AuthorizeEndpoint: Sendable {
             .location: target + (target.contains("?") ? "&" : "?") + "ticket=" + ticket.value,
             .cacheControl: "no-store",
         ]
-        if cookie == nil {
-            var attributes = "; Path=/authorize; HttpOnly; SameSite=Lax"
-            if configuration.resolvedCookieSecure { attributes += "; Secure" }
-            headers[.setCookie] = UserAgentBinding.cookieName + "=" + binding.value + attributes
-        }
+        if cookie == nil { headers[.setCookie] = bindingCookie(binding.value) }
         return (Response(status: .seeOther, headers: headers), outcome)
+    }
+
+    /// The `Set-Cookie` value for the binding: `__Host-` and `Path=/` when `Secure`, else scoped to `/authorize`.
+    func bindingCookie(_ value: String, clear: Bool = false) -> String {
+        let secure = configuration.resolvedCookieSecure
+        var cookie = UserAgentBinding.cookieName(secure: secure) + "=" + value + (secure ? "; Path=/; Secure" : "; Path=/authorize")
+        cookie += "; HttpOnly; SameSite=Lax"
+        if clear { cookie += "; Max-Age=0" }
+        return cookie
     }
 
     /// The query (GET) or the form body (POST), parsed strictly: a repeated `client_id` or `request_uri` is refused.
@@ -97,7 +119,7 @@ struct AuthorizeEndpoint: Sendable {
         let code: OAuthError.Code =
             switch reason {
             case .unknown, .expired, .alreadyUsed: .invalidRequestURI
-            case .wrongClient: .invalidRequest
+            case .wrongClient, .unregisteredClient: .invalidRequest
             case .wrongUserAgent: .accessDenied
             }
         return OAuthError(code, reason.error.description, reason: reason.rawValue)

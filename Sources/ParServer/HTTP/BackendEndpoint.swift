@@ -6,14 +6,16 @@ import Prometheus
 /// The authorization server's backend API, behind a bearer API key: `POST /v1/redeem`.
 struct BackendEndpoint: Sendable {
     let lifecycle: RequestLifecycle
+    let clients: ClientDirectory
     let metrics: NodeMetrics
     private let apiKeyHash: [UInt8]
     private static let maxBodySize = 16 * 1024
     /// One decoder for every redemption (it keeps no state between calls); building one per call showed in profiles.
     private static let decoder = JSONDecoder()
 
-    init(lifecycle: RequestLifecycle, metrics: NodeMetrics, apiKey: String) {
+    init(lifecycle: RequestLifecycle, clients: ClientDirectory, metrics: NodeMetrics, apiKey: String) {
         self.lifecycle = lifecycle
+        self.clients = clients
         self.metrics = metrics
         self.apiKeyHash = Secret.sha256(apiKey)
     }
@@ -52,6 +54,10 @@ struct BackendEndpoint: Sendable {
                 throw OAuthError.invalidRequest("The body must be application/json.")
             }
             let body = try await request.collectBody(upTo: Self.maxBodySize)
+            // Checked before parsing: what storage refuses never reaches Redis or PostgreSQL.
+            guard StorableText.isStorableJSON(body) else {
+                throw OAuthError.invalidRequest("The body contains a NUL character or an unpaired surrogate escape.")
+            }
             let input = try? Self.decoder.decode(RedeemBody.self, from: Data(body))
             let result: RedemptionResult
             let refusalCode: OAuthError.Code
@@ -60,7 +66,9 @@ struct BackendEndpoint: Sendable {
                 result = try await lifecycle.redeem(ticket: ticket)
                 refusalCode = .invalidTicket
             case (nil, let clientID?, let requestURI?):
-                result = try await lifecycle.redeem(requestURI: requestURI, clientID: clientID)
+                // Checked like a registered id before Redis or PostgreSQL see it: a removed client's requests are dead.
+                guard Client.isValidID(clientID) else { throw OAuthError.invalidRequest("The client_id is not a valid client identifier.") }
+                result = clients.client(clientID) == nil ? .refused(.unregisteredClient) : try await lifecycle.redeem(requestURI: requestURI, clientID: clientID)
                 refusalCode = .invalidRequestURI
             default:
                 throw OAuthError.invalidRequest(

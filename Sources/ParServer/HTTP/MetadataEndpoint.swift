@@ -23,8 +23,10 @@ struct MetadataEndpoint: Sendable {
             ("authorization_endpoint", JSONText.string(configuration.issuer + "/authorize")),
             ("token_endpoint", JSONText.string(configuration.resolvedTokenEndpoint)),
             ("pushed_authorization_request_endpoint", JSONText.string(configuration.pushEndpoint)),
-            ("require_pushed_authorization_requests", String(configuration.requirePushedAuthorizationRequests)),
+            // /authorize serves pushed requests only.
+            ("require_pushed_authorization_requests", "true"),
             ("response_types_supported", Self.array(["code"])),
+            ("response_modes_supported", Self.array(OpenIDParameters.responseModes.sorted())),
             ("code_challenge_methods_supported", Self.array(["S256"])),
             ("token_endpoint_auth_methods_supported", Self.array(methods.map(\.rawValue))),
             ("token_endpoint_auth_signing_alg_values_supported", Self.array(JWSAlgorithm.names)),

@@ -18,6 +18,8 @@ struct PushEndpoint: Sendable {
     let requestObjects: RequestObjectVerifier
     let dpop: DPoPProofVerifier
     let validator: AuthorizationRequestValidator
+    /// Public clients push without credentials: what they write is bounded per node.
+    let unauthenticated: NodeRateLimiter
 
     init(
         configuration: NodeConfiguration,
@@ -25,8 +27,10 @@ struct PushEndpoint: Sendable {
         metrics: NodeMetrics,
         authentication: ClientAuthentication,
         rateLimiter: PushRateLimiter,
-        singleUse: SingleUseRecorder
+        singleUse: SingleUseRecorder,
+        unauthenticated: NodeRateLimiter
     ) {
+        self.unauthenticated = unauthenticated
         self.configuration = configuration
         self.lifecycle = lifecycle
         self.metrics = metrics
@@ -77,8 +81,12 @@ struct PushEndpoint: Sendable {
         let now = Date().timeIntervalSince1970
 
         // RFC 9126 §2.1 step 1: authenticate as the token endpoint would, then count the push against the client.
-        let client = try await authentication.authenticate(request, form: form, peer: peer, now: now)
+        let (client, assertionUse) = try await authentication.authenticate(request, form: form, peer: peer, now: now)
         try Self.checkProfile(client)
+        if client.authMethod == .none, !unauthenticated.allow() {
+            metrics.nodeLimited("par")
+            throw OAuthError(.temporarilyUnavailable, "Too many requests from public clients right now; retry later.", status: 503, retryAfter: 1)
+        }
         try await rateLimiter.admit(client)
         // Step 2: a request_uri is refused before anything is read from the request.
         try AuthorizationRequestValidator.refuseRequestURI(in: form.pairs)
@@ -94,10 +102,19 @@ struct PushEndpoint: Sendable {
             }
             pushed = try validator.validate(form.pairs, for: client)
         }
-        try await bindProofOfPossession(request, to: &pushed, now: now)
+        let proofUse = try await bindProofOfPossession(request, to: &pushed, profile: client.profile, now: now)
 
+        // The jtis are recorded with the push, in its transaction: used once even if Redis forgets them.
+        let uses = [
+            assertionUse.map { ($0, ClientAuthentication.replayedAssertion) },
+            proofUse.map { ($0, Self.replayedProof) },
+        ].compactMap { $0 }
         let lifetime = client.requestLifetime ?? configuration.requestLifetime
-        let reference = try await lifecycle.push(pushed, lifetime: lifetime)
+        let reference: RequestReference
+        switch try await lifecycle.push(pushed, lifetime: lifetime, singleUse: uses.map(\.0)) {
+        case .stored(let stored): reference = stored
+        case .replayed(let index): throw uses[index].1
+        }
         var headers: HTTPFields = [:]
         if let nonces = dpop.nonces { headers[.dpopNonce] = nonces.current(now: now) }
         return OAuthResponses.json(
@@ -115,12 +132,21 @@ struct PushEndpoint: Sendable {
         }
     }
 
+    static let replayedProof = OAuthError(.invalidDPoPProof, "The DPoP proof was already used (jti).")
+
     /// RFC 9449 §10.1: a `DPoP` header proof binds its key; with `dpop_jkt` too, both must name the same key.
-    private func bindProofOfPossession(_ request: Request, to pushed: inout PushedRequest, now: Double) async throws(OAuthError) {
+    ///
+    /// - Returns: the proof's `jti`, to record with the push.
+    private func bindProofOfPossession(
+        _ request: Request,
+        to pushed: inout PushedRequest,
+        profile: ClientProfile,
+        now: Double
+    ) async throws(OAuthError) -> SingleUse? {
         let proofs = request.headers[values: .dpop]
-        guard !proofs.isEmpty else { return }
-        let proof = try await dpop.verify(headers: proofs, now: now)
-        try await singleUse.record(proof.singleUse, replayed: OAuthError(.invalidDPoPProof, "The DPoP proof was already used (jti)."))
+        guard !proofs.isEmpty else { return nil }
+        let proof = try await dpop.verify(headers: proofs, profile: profile, now: now)
+        try await singleUse.filter(proof.singleUse, replayed: Self.replayedProof)
         if let jkt = pushed.parameters.first(where: { $0.name == "dpop_jkt" })?.value {
             guard jkt == proof.thumbprint else {
                 throw OAuthError(.invalidDPoPProof, "The DPoP proof's key does not match the dpop_jkt parameter.")
@@ -128,5 +154,6 @@ struct PushEndpoint: Sendable {
         } else {
             pushed.parameters.append((name: "dpop_jkt", value: proof.thumbprint))
         }
+        return proof.singleUse
     }
 }

@@ -3,16 +3,16 @@ import Hummingbird
 import ParCore
 
 extension Request {
-    /// The body, or 413 when it is larger than `limit` bytes (checked on `Content-Length` first).
+    /// The body, or 413 when it is larger than `limit` bytes: by its `Content-Length`, or, for a chunked body, as
+    /// soon as the bytes read pass the limit (NIO's `NIOTooManyBytesError`, which Hummingbird maps to 413).
     func collectBody(upTo limit: Int) async throws -> [UInt8] {
-        if let length = headers[.contentLength].flatMap({ Int($0) }), length > limit {
-            throw OAuthError(.invalidRequest, "The request body is larger than \(limit) bytes.", status: 413)
-        }
+        let tooLarge = OAuthError(.invalidRequest, "The request body is larger than \(limit) bytes.", status: 413)
+        if let length = headers[.contentLength].flatMap({ Int($0) }), length > limit { throw tooLarge }
         do {
             let buffer = try await body.collect(upTo: limit)
             return Array(buffer.readableBytesView)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw OAuthError(.invalidRequest, "The request body is larger than \(limit) bytes.", status: 413)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            throw tooLarge
         }
     }
 

@@ -28,27 +28,32 @@ struct ClientAuthentication: Sendable {
     /// Whether the mutual-TLS methods can be used at all.
     var certificatesEnabled: Bool { certificateHeader != nil }
 
-    func authenticate(_ request: Request, form: FormParameters, peer: SocketAddress?, now: Double) async throws(OAuthError) -> Client {
+    /// The client, and the assertion's `jti` when it authenticated with one: the push records it durably.
+    func authenticate(
+        _ request: Request,
+        form: FormParameters,
+        peer: SocketAddress?,
+        now: Double
+    ) async throws(OAuthError) -> (client: Client, singleUse: SingleUse?) {
         let credential = try authenticator.authenticate(authorization: request.headers[.authorization], form: form, lookup: clients.client)
         switch credential {
         case .authenticated(let client):
-            return client
+            return (client, nil)
         case .assertion(let client, let assertion):
             let jti = try await assertions.verify(assertion, for: client, now: now)
-            try await singleUse.record(
-                jti,
-                replayed: .invalidClient("The client assertion was already used (jti).", usedAuthorizationHeader: false)
-            )
-            return client
+            try await singleUse.filter(jti, replayed: Self.replayedAssertion)
+            return (client, jti)
         case .certificate(let client):
             guard let certificate = forwardedCertificate(request, peer: peer), let binding = client.certificate,
                 certificate.matches(binding, method: client.authMethod)
             else {
                 throw .invalidClient("The client certificate is missing or not the one registered.", usedAuthorizationHeader: false)
             }
-            return client
+            return (client, nil)
         }
     }
+
+    static let replayedAssertion = OAuthError.invalidClient("The client assertion was already used (jti).", usedAuthorizationHeader: false)
 
     /// The certificate the TLS-terminating proxy forwarded; ignored unless the TCP peer is a trusted proxy.
     private func forwardedCertificate(_ request: Request, peer: SocketAddress?) -> ClientCertificate? {

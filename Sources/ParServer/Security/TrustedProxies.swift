@@ -25,13 +25,14 @@ struct TrustedProxies: Sendable {
 
     struct InvalidRange: Error {}
 
-    /// - Parameter entries: `127.0.0.1`, `10.0.0.0/8`, `::1`, `fd00::/8`, ...
+    /// - Parameter entries: `127.0.0.1`, `10.0.0.0/8`, `::1`, `fd00::/8`, ...; prefixes shorter than 8 bits are refused.
     init(_ entries: [String]) throws {
         ranges = try entries.map { entry in
             let parts = entry.trimmingCharacters(in: .whitespaces).split(separator: "/", maxSplits: 1)
             guard let first = parts.first, let network = IPAddress.bytes(String(first)) else { throw InvalidRange() }
             let length = parts.count == 2 ? Int(parts[1]) : network.count * 8
-            guard let length, (0...(network.count * 8)).contains(length) else { throw InvalidRange() }
+            // A range shorter than /8 (0.0.0.0/0, ::/0 and the like) would believe the header from anyone.
+            guard let length, (8...(network.count * 8)).contains(length) else { throw InvalidRange() }
             return Range(network: network, prefixLength: length)
         }
     }

@@ -1,7 +1,9 @@
 import Synchronization
 
-/// A token bucket that bounds how many redemptions per second fall back from Redis to PostgreSQL.
-final class FallbackLimiter: Sendable {
+/// A token bucket for one node: bounds how often a path that anyone can call without credentials (a request_uri
+/// Redis does not know, a browser load, a refusal to record) reaches PostgreSQL, so a flood costs a 503 rather than
+/// the database's time.
+final class NodeRateLimiter: Sendable {
     private struct Bucket {
         var tokens: Double
         var refilled: ContinuousClock.Instant
