@@ -44,25 +44,46 @@ enum Command {
         }
     }
 
-    /// Starts a program in the background with its output discarded; the caller stops it.
-    static func launch(_ executable: String, _ arguments: [String]) throws -> Process {
+    /// Starts a program in the background; the caller stops it.
+    ///
+    /// - Parameters:
+    ///   - environment: added to this process's environment.
+    ///   - output: a file that receives standard output and error; discarded when `nil`.
+    static func launch(_ executable: String, _ arguments: [String], environment: [String: String] = [:], output: String? = nil) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        if let output {
+            _ = FileManager.default.createFile(atPath: output, contents: nil)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+            process.standardOutput = handle
+            process.standardError = handle
+        } else {
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         return process
     }
 
     /// Starts `parstore serve` on `port` over the shared servers with the tests' API key, and waits until it listens.
-    static func serve(_ servers: TestServers.Endpoints, port: Int, _ extra: [String] = []) throws -> Process {
+    static func serve(
+        _ servers: TestServers.Endpoints,
+        port: Int,
+        _ extra: [String] = [],
+        environment: [String: String] = [:],
+        logLevel: String = "error",
+        output: String? = nil
+    ) throws -> Process {
         let node = try launch(
             try parstore,
             [
-                "serve", "--database-url", servers.databaseURL, "--redis-url", servers.redisURL, "--api-key", TestNodes.apiKey,
-                "--port", String(port), "--log-level", "error",
-            ] + extra
+                "serve", "--database-url", servers.databaseURL, "--redis-url", servers.redisURL, "--port", String(port),
+                "--log-level", logLevel,
+            ] + (environment["PARSTORE_API_KEY_FILE"] == nil ? ["--api-key", TestNodes.apiKey] : []) + extra,
+            environment: environment,
+            output: output
         )
         do {
             try waitForLoopbackPort(port, timeout: 60)

@@ -4,7 +4,8 @@ import ParCore
 
 extension Request {
     /// The body, or 413 when it is larger than `limit` bytes: by its `Content-Length`, or, for a chunked body, as
-    /// soon as the bytes read pass the limit (NIO's `NIOTooManyBytesError`, which Hummingbird maps to 413).
+    /// soon as the bytes read pass the limit (NIO's `NIOTooManyBytesError`, which Hummingbird maps to 413); 400 when
+    /// it cannot be read (a malformed chunked encoding).
     func collectBody(upTo limit: Int) async throws -> [UInt8] {
         let tooLarge = OAuthError(.invalidRequest, "The request body is larger than \(limit) bytes.", status: 413)
         if let length = headers[.contentLength].flatMap({ Int($0) }), length > limit { throw tooLarge }
@@ -13,6 +14,9 @@ extension Request {
             return Array(buffer.readableBytesView)
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
             throw tooLarge
+        } catch {
+            // The body stream failed: a malformed chunked encoding (the HTTP parser's error), a body cut short.
+            throw OAuthError.invalidRequest("The request body could not be read (malformed or incomplete).")
         }
     }
 
