@@ -7,14 +7,18 @@ public struct EmbeddedServerError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// A private PostgreSQL server under a folder, from the system's packages (`postgresql`), on 127.0.0.1.
+/// A private PostgreSQL server under a folder, from the system's packages (`postgresql`).
 ///
 /// The cluster is created on first use and kept across restarts. When running as root the server runs as the
-/// `postgres` user, since PostgreSQL refuses to run as root.
+/// `postgres` user, since PostgreSQL refuses to run as root. Its socket lives in a 0700 folder; with
+/// `listensOnTCP` false (the embedded mode of `parstore serve`) that socket is the only way in, so no other local
+/// user can reach it; the test fixtures also listen on 127.0.0.1.
 public final class EmbeddedPostgres: Sendable {
-    /// A `postgresql://` URL for the `postgres` database.
+    /// A `postgresql://` URL for the `postgres` database: over 127.0.0.1, or through the socket folder.
     public let url: String
     public let port: Int
+    /// The 0700 folder of the server's socket.
+    public let socketDirectory: String
     private let dataDirectory: String
     private let binDirectory: String
     private let startArguments: [String]
@@ -23,7 +27,7 @@ public final class EmbeddedPostgres: Sendable {
     ///
     /// - Parameter settings: extra `-c name=value` server settings.
     @available(*, noasync, message: "blocking: call from a thread of its own")
-    public init(directory: String, port: Int? = nil, settings: [String: String] = [:]) throws {
+    public init(directory: String, port: Int? = nil, settings: [String: String] = [:], listensOnTCP: Bool = true) throws {
         guard let binDirectory = Self.findBinaries() else {
             throw EmbeddedServerError("PostgreSQL server binaries not found (apt-get install postgresql)")
         }
@@ -32,8 +36,10 @@ public final class EmbeddedPostgres: Sendable {
         let data = root + "/postgres"
         let sockets = root + "/postgres-run"
         self.dataDirectory = data
+        self.socketDirectory = sockets
         try FileManager.default.createDirectory(atPath: sockets, withIntermediateDirectories: true)
-        try Self.giveToPostgres(root, sockets)
+        try Self.giveToPostgres(sockets)
+        if Self.isRoot { try Self.giveToPostgres(root) }
         if !FileManager.default.fileExists(atPath: data + "/PG_VERSION") {
             try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
             try Self.giveToPostgres(data)
@@ -46,12 +52,15 @@ public final class EmbeddedPostgres: Sendable {
         // A server left running by a process that died is stopped first.
         _ = try? Self.runPostgresTool(binDirectory + "/pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"], log: root + "/pg_ctl.log")
         let chosenPort = try port ?? freeLoopbackPort()
-        var options = "-p \(chosenPort) -k \(sockets) -c listen_addresses=127.0.0.1 -c max_connections=300"
+        var options = "-p \(chosenPort) -k \(sockets) -c listen_addresses=\(listensOnTCP ? "127.0.0.1" : "''") -c max_connections=300"
         for (name, value) in settings.sorted(by: { $0.key < $1.key }) { options += " -c \(name)=\(value)" }
         startArguments = ["-D", data, "-l", root + "/postgres.log", "-w", "-t", "60", "-o", options, "start"]
         try Self.runPostgresTool(binDirectory + "/pg_ctl", startArguments, log: root + "/pg_ctl.log")
         self.port = chosenPort
-        self.url = "postgresql://postgres@127.0.0.1:\(chosenPort)/postgres"
+        self.url =
+            listensOnTCP
+            ? "postgresql://postgres@127.0.0.1:\(chosenPort)/postgres"
+            : "postgresql://postgres@/postgres?host=\(sockets)&port=\(chosenPort)"
     }
 
     /// Stops the server (fast shutdown: sessions are ended, committed data is kept).
@@ -76,11 +85,11 @@ public final class EmbeddedPostgres: Sendable {
 
     private static var isRoot: Bool { getuid() == 0 }
 
+    /// Makes `paths` the server's alone: mode 0700, owned by `postgres` when running as root.
     private static func giveToPostgres(_ paths: String...) throws {
-        guard isRoot else { return }
         for path in paths {
-            try runProcess("/bin/chown", ["postgres:postgres", path], log: nil)
-            try runProcess("/bin/chmod", ["0700", path], log: nil)
+            if isRoot { try runProcess("/bin/chown", ["postgres:postgres", path], log: nil) }
+            try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: path)
         }
     }
 
@@ -94,26 +103,34 @@ public final class EmbeddedPostgres: Sendable {
 }
 
 /// A private Redis server (`redis-server` from the system's packages) on 127.0.0.1, without persistence.
+///
+/// With a `password` (the embedded mode of `parstore serve`) every client must authenticate; the password is read
+/// from a 0600 configuration file, never from the command line, which every local user can read in `ps`.
 public final class EmbeddedRedis: Sendable {
-    /// A `redis://` URL.
+    /// A `redis://` URL, with the password when there is one.
     public let url: String
     public let port: Int
     private let pid: pid_t
 
     /// Starts `redis-server` with its files in `directory/redis`, and waits until it accepts connections.
     @available(*, noasync, message: "blocking: call from a thread of its own")
-    public init(directory: String, port: Int? = nil) throws {
+    public init(directory: String, port: Int? = nil, password: String? = nil) throws {
         let root = URL(fileURLWithPath: directory).standardizedFileURL.path + "/redis"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: root)
         guard let server = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first(where: FileManager.default.isExecutableFile(atPath:))
         else { throw EmbeddedServerError("redis-server not found (apt-get install redis-server)") }
         let chosenPort = try port ?? freeLoopbackPort()
+        let configuration = root + "/redis.conf"
+        let secret = password.map { "requirepass \($0)\n" } ?? ""
+        guard FileManager.default.createFile(atPath: configuration, contents: Data(secret.utf8), attributes: [.posixPermissions: 0o600])
+        else { throw EmbeddedServerError("cannot write \(configuration)") }
         let arguments = [
-            "--port", String(chosenPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            configuration, "--port", String(chosenPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--dir", root, "--logfile", root + "/redis.log", "--pidfile", root + "/redis.pid", "--daemonize", "no",
         ]
         self.port = chosenPort
-        self.url = "redis://127.0.0.1:\(chosenPort)"
+        self.url = "redis://" + (password.map { ":\($0)@" } ?? "") + "127.0.0.1:\(chosenPort)"
         self.pid = try spawn(server, arguments, log: nil)
         try waitForLoopbackPort(chosenPort, timeout: 10)
     }

@@ -227,9 +227,11 @@ struct Embedded: Sendable {
     @available(*, noasync)
     init(directory: String, startRedis: Bool, migrations: String?) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        postgres = try EmbeddedPostgres(directory: directory)
+        // No other local user gets in: PostgreSQL only on a socket in a 0700 folder, Redis behind a password
+        // generated at each start.
+        postgres = try EmbeddedPostgres(directory: directory, listensOnTCP: false)
         do {
-            redis = startRedis ? try EmbeddedRedis(directory: directory) : nil
+            redis = startRedis ? try EmbeddedRedis(directory: directory, password: Secret.random(byteCount: 24)) : nil
             _ = try Migrate.apply(databaseURL: postgres.url, directory: migrations)
             // A fresh secret each start: the old one was only ever shown once.
             let connection = try PGConnection(postgres.url, applicationName: "parstore-embedded")
@@ -264,7 +266,8 @@ struct Embedded: Sendable {
         let base = "http://\(configuration.host):\(configuration.port)"
         return """
 
-            ParStore is running with embedded PostgreSQL (\(postgres.url)) and Redis (\(redis?.url ?? "none")).
+            ParStore is running with embedded PostgreSQL (on its socket only: \(postgres.socketDirectory)) and \
+            Redis (\(redis.map { "127.0.0.1:\($0.port), password required" } ?? "none")); no other local user can reach them.
 
               demo client_id:     \(Self.demoClientID)   (client_secret_basic)
               demo client_secret: \(demoSecret)

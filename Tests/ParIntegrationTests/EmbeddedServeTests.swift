@@ -38,6 +38,20 @@ import Testing
         )
         #expect(kill(redisPID, 0) == 0, "Redis runs")
 
+        // No other local user gets in: PostgreSQL has no TCP listener and its socket folder is 0700; Redis wants
+        // the password, which is in no command line.
+        let postmaster = try String(contentsOfFile: folder + "/data/postgres/postmaster.pid", encoding: .utf8).split(separator: "\n")
+        let postgresPort = try #require(Int(postmaster[3]))
+        #expect(throws: (any Error).self) { try waitForLoopbackPort(postgresPort, timeout: 0.2) }
+        let socketFolder = try FileManager.default.attributesOfItem(atPath: folder + "/data/postgres-run")
+        #expect((socketFolder[.posixPermissions] as? Int) == 0o700)
+        let redisLine = try #require(text.split(separator: "\n").first { $0.contains("password required") })
+        let redisPort = try #require(redisLine.firstMatch(of: /127\.0\.0\.1:(\d+)/).map { String($0.1) })
+        let anonymous = try await Command.run("/usr/bin/redis-cli", ["-p", redisPort, "PING"])
+        #expect(anonymous.output.contains("NOAUTH"), "\(anonymous.output)")
+        let commandLine = try String(contentsOfFile: "/proc/\(redisPID)/cmdline", encoding: .utf8)
+        #expect(!commandLine.contains("requirepass"))
+
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         var push = HTTPClientRequest(url: "http://127.0.0.1:\(port)/par")
         push.method = .POST
