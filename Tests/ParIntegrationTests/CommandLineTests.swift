@@ -141,6 +141,18 @@ import Testing
         #expect(refused.output.contains("FAPI 2.0"))
         #expect(try await database.count("SELECT count(*) FROM parstore_clients") == 3)
 
+        // Nested YAML aliases ("billion laughs": 9 levels of 9 would expand to 387 million nodes) are refused
+        // at once, before anything is decoded or written.
+        var bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n"
+        for level in 1...9 { bomb += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 9).joined(separator: ", ") + "]\n" }
+        bomb += "clients: *a9\n"
+        let bombFile = folder.appendingPathComponent("bomb.yaml")
+        try bomb.write(to: bombFile, atomically: true, encoding: .utf8)
+        let exploded = try await Command.parstore(["clients", "import", "--database-url", database.url, bombFile.path])
+        #expect(exploded.status != 0)
+        #expect(exploded.output.contains("more than 100000 YAML nodes"), "\(exploded.output)")
+        #expect(try await database.count("SELECT count(*) FROM parstore_clients") == 3)
+
         // The imported key client pushes through a node, with its registered keys and profile.
         let servers = try await TestServers.shared.shared()
         var configuration = TestNodes.configuration(databaseURL: database.url, redisURL: servers.redisURL)

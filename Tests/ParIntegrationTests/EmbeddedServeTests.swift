@@ -88,6 +88,18 @@ import Testing
         let noKey = try await Command.parstore(["serve", "--database-url", "postgresql://127.0.0.1:1/none"])
         #expect(noKey.status != 0)
         #expect(noKey.output.contains("PARSTORE_API_KEY"))
+        // Numbers from outside are checked before use: no negative grace, no overflow, no proxy trusting the world.
+        for (arguments, message) in [
+            (["--expiry-grace", "-5"], "PARSTORE_EXPIRY_GRACE"), (["--expiry-grace", "1e300"], "PARSTORE_EXPIRY_GRACE"),
+            (["--header-timeout", "0"], "PARSTORE_HEADER_TIMEOUT"), (["--port", "99999999999999999999"], "port"),
+            (["--request-ttl", "9223372036854775807"], "PARSTORE_REQUEST_TTL"),
+            (["--trusted-proxies", "0.0.0.0/0", "--client-cert-header", "Client-Cert"], "0.0.0.0/0"),
+            (["--trusted-proxies", "::/0", "--client-cert-header", "Client-Cert"], "PARSTORE_TRUSTED_PROXIES"),
+        ] {
+            let result = try await Command.parstore(base + arguments)
+            #expect(result.status != 0 && result.status != 134 && result.status != 132, "\(arguments): exits with an error, no crash")
+            #expect(result.output.contains(message), "\(arguments): \(result.output.suffix(300))")
+        }
     }
 
     /// Every setting the code reads (found in the code, not from a hand list) is documented by `serve --help`
