@@ -1,6 +1,22 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
+
+/// The TLS client side for `https` targets, made once per run.
+struct TLSClient: Sendable {
+    let context: NIOSSLContext
+
+    /// - Parameters:
+    ///   - caFile: PEM certificates to trust instead of the system's (a test server's self-signed certificate).
+    ///   - insecure: no certificate verification at all (never for figures that matter).
+    init(caFile: String?, insecure: Bool) throws {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        if let caFile { configuration.trustRoots = .file(caFile) }
+        if insecure { configuration.certificateVerification = .none }
+        context = try NIOSSLContext(configuration: configuration)
+    }
+}
 
 /// One keep-alive HTTP/1.1 connection: a request is written, its whole response read, then the next.
 ///
@@ -14,17 +30,23 @@ struct HTTPConnection {
         var body: ByteBuffer
     }
 
-    /// Opens the connection and runs `body` with it; closes it at the end.
-    static func with<T>(host: String, port: Int, _ body: (Exchanger) async throws -> T) async throws -> T {
+    /// Opens the connection (TLS for an `https` target) and runs `body` with it; closes it at the end.
+    static func with<T>(_ target: Target, tls: TLSClient?, _ body: (Exchanger) async throws -> T) async throws -> T {
+        if target.tls && tls == nil { throw BenchError("an https target needs a TLS client context") }
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if target.tls, let tls {
+                        // An IP address is checked against the certificate's IP SANs, a name also sent as SNI.
+                        let name = target.host.contains(where: { $0.isLetter }) ? target.host : nil
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls.context, serverHostname: name))
+                    }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(ResponseReader())
                 }
             }
-            .connect(host: host, port: port)
+            .connect(host: target.host, port: target.port)
             .get()
         let reader = try await channel.pipeline.handler(type: ResponseReader.self)
             .map { NIOLoopBound($0, eventLoop: channel.eventLoop) }

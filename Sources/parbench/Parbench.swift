@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import Foundation
 import NIOCore
 import NIOPosix
@@ -27,7 +28,15 @@ struct Parbench: AsyncParsableCommand {
     @Option(help: "Open loop: iterations per second (all connections together).") var rate: Double?
     @Option(name: .customLong("client-id")) var clientID: String = "demo"
     @Option(name: .customLong("client-secret")) var clientSecret: String?
-    @Option(name: .customLong("auth-method"), help: "client_secret_basic or client_secret_post.") var authMethod = "client_secret_basic"
+    @Option(name: .customLong("auth-method"), help: "client_secret_basic, client_secret_post or private_key_jwt.")
+    var authMethod = "client_secret_basic"
+    @Option(name: .customLong("client-key"), help: "private_key_jwt: the client's EC P-256 private key (PEM); every push signs a new ES256 assertion.")
+    var clientKey: String?
+    @Option(name: .customLong("assertion-audience"), help: "private_key_jwt: the assertion's aud. Default: the PAR endpoint URL.")
+    var assertionAudience: String?
+    @Option(name: .customLong("tls-ca"), help: "https targets: PEM certificates to trust (e.g. a test server's self-signed one).")
+    var tlsCA: String?
+    @Flag(name: .customLong("tls-insecure"), help: "https targets: do not verify the server's certificate.") var tlsInsecure = false
     @Option(name: .customLong("redirect-uri")) var redirectURI = "https://client.example.org/cb"
     @Option var scope = "openid"
     @Option(name: .customLong("api-key"), help: "ParStore backend API key (redeeming scenarios).") var apiKey: String?
@@ -53,9 +62,17 @@ struct Parbench: AsyncParsableCommand {
             throw ValidationError("unknown scenario \(scenario); one of \(ScenarioKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if kind.redeems && apiKey == nil { throw ValidationError("the \(scenario) scenario needs --api-key") }
+        var key: P256.Signing.PrivateKey? = nil
+        if authMethod == "private_key_jwt" {
+            guard let clientKey, let pem = try? String(contentsOfFile: clientKey, encoding: .utf8) else {
+                throw ValidationError("private_key_jwt needs --client-key with a readable PEM file")
+            }
+            do { key = try P256.Signing.PrivateKey(pemRepresentation: pem) } catch { throw ValidationError("--client-key is not an EC P-256 private key") }
+        }
+        let parsedTargets = try targets.map(Target.init(url:))
         let runner = Runner(
             scenario: kind,
-            targets: try targets.map(Target.init(url:)),
+            targets: parsedTargets,
             connections: max(1, connections),
             duration: .milliseconds(Int64(duration * 1000)),
             warmup: .milliseconds(Int64(warmup * 1000)),
@@ -70,11 +87,14 @@ struct Parbench: AsyncParsableCommand {
                 authMethod: authMethod,
                 redirectURI: redirectURI,
                 scope: scope,
-                apiKey: apiKey
+                apiKey: apiKey,
+                clientKey: key,
+                assertionAudience: assertionAudience
             ),
             pool: pool,
             hostileShare: hostileShare,
-            progress: !quiet
+            progress: !quiet,
+            tls: parsedTargets.contains(where: \.tls) ? try TLSClient(caFile: tlsCA, insecure: tlsInsecure) : nil
         )
         var report = try await runner.run()
         report.label = label ?? scenario

@@ -3,18 +3,22 @@ import NIOCore
 import NIOHTTP1
 import Synchronization
 
-/// Where to send load: `host:port`, with a `Host` header value.
+/// Where to send load: `host:port` over plain TCP or TLS, with a `Host` header value.
 struct Target: Sendable {
     var host: String
     var port: Int
+    var tls: Bool
     var hostHeader: String { "\(host):\(port)" }
+    /// The base URL, e.g. to name the PAR endpoint as a client assertion's audience.
+    var base: String { (tls ? "https://" : "http://") + hostHeader }
 
     init(url: String) throws {
-        guard let components = URLComponents(string: url), let host = components.host, components.scheme == "http" else {
-            throw BenchError("a target must be an http:// URL: \(url)")
+        guard let components = URLComponents(string: url), let host = components.host, ["http", "https"].contains(components.scheme) else {
+            throw BenchError("a target must be an http:// or https:// URL: \(url)")
         }
         self.host = host
-        self.port = components.port ?? 80
+        self.tls = components.scheme == "https"
+        self.port = components.port ?? (tls ? 443 : 80)
     }
 }
 
@@ -31,6 +35,8 @@ struct Runner: Sendable {
     var pool: Int
     var hostileShare: Double
     var progress: Bool
+    /// The TLS client context for `https` targets.
+    var tls: TLSClient?
 
     func run() async throws -> Report {
         let pooled = scenario == .redeem ? try await pushPool() : []
@@ -87,10 +93,12 @@ struct Runner: Sendable {
         let pushed = Mutex<[String]>([])
     }
 
-    /// What a connection sends again and again, built once: the push request never changes.
+    /// What a connection sends again and again, built once: the push request never changes (unless it carries a
+    /// client assertion, which is signed anew for each push).
     struct PreparedTarget {
-        var host: String
+        var target: Target
         var push: (head: HTTPRequestHead, body: ByteBuffer)
+        var host: String { target.hostHeader }
     }
 
     /// Keeps one connection busy until `end`, reconnecting after transport errors.
@@ -100,10 +108,10 @@ struct Runner: Sendable {
         _ step: (Exchange, PreparedTarget) async throws -> Bool
     ) async {
         let target = targets[index % targets.count]
-        let prepared = PreparedTarget(host: target.hostHeader, push: endpoints.pushRequest(host: target.hostHeader))
+        let prepared = PreparedTarget(target: target, push: endpoints.pushRequest(target: target))
         while ContinuousClock.now < end {
             do {
-                try await HTTPConnection.with(host: target.host, port: target.port) { exchange in
+                try await HTTPConnection.with(target, tls: tls) { exchange in
                     while try await step(exchange, prepared) {}
                 }
                 return
@@ -122,20 +130,36 @@ struct Runner: Sendable {
     ) async throws -> Bool? {
         let host = target.host
         var failed = false
-        /// Sends one request, classifies and times it; `expected` says which statuses are the scenario's success.
+        /// Sends one request, classifies and times it; `judge` says whether the answer is the scenario's success,
+        /// and may name its class (by default the status and the OAuth `reason` or `error`).
+        func send(
+            _ operation: String,
+            _ head: HTTPRequestHead,
+            _ body: ByteBuffer?,
+            judge: (HTTPConnection.Response) -> (ok: Bool, label: String?)
+        ) async throws -> HTTPConnection.Response {
+            let started = ContinuousClock.now
+            let response = try await exchange.send(head, body)
+            let (ok, label) = judge(response)
+            if !ok { failed = true }
+            collector.exchange(operation, label ?? classify(operation, response), micros: ContinuousClock.now.micros(since: started), expected: ok)
+            return response
+        }
         func send(_ operation: String, _ head: HTTPRequestHead, _ body: ByteBuffer?, expected: (HTTPConnection.Response) -> Bool) async throws
             -> HTTPConnection.Response
         {
-            let started = ContinuousClock.now
-            let response = try await exchange.send(head, body)
-            let ok = expected(response)
-            if !ok { failed = true }
-            collector.exchange(operation, classify(operation, response), micros: ContinuousClock.now.micros(since: started), expected: ok)
-            return response
+            try await send(operation, head, body) { (expected($0), nil) }
         }
+        /// Pushes; `nil` when the push did not give a `request_uri` (counted as unexpected: the iteration cannot go on).
         func push() async throws -> String? {
-            let response = try await send("push", target.push.head, target.push.body) { $0.status == 201 }
-            return response.status == 201 ? jsonString(response.body, "request_uri") : nil
+            let request = endpoints.signsAssertions ? endpoints.pushRequest(target: target.target) : target.push
+            var requestURI: String? = nil
+            _ = try await send("push", request.head, request.body) { response in
+                guard response.status == 201 else { return (false, nil) }
+                requestURI = jsonString(response.body, "request_uri")
+                return requestURI == nil ? (false, "push 201 without request_uri") : (true, nil)
+            }
+            return requestURI
         }
         func redeem(_ json: String, expected: @escaping (HTTPConnection.Response) -> Bool) async throws -> HTTPConnection.Response {
             let (head, body) = endpoints.redeemRequest(host: host, json: json)
@@ -152,9 +176,10 @@ struct Runner: Sendable {
         case .push:
             _ = try await push()
         case .authorize:
-            guard let requestURI = try await push() else { return true }
-            _ = try await send("authorize", endpoints.authorizeRequest(host: host, requestURI: requestURI), nil) {
-                (200..<400).contains($0.status)
+            guard let requestURI = try await push() else { return failed }
+            _ = try await send("authorize", endpoints.authorizeRequest(host: host, requestURI: requestURI), nil) { response in
+                let outcome = AuthorizeOutcome(response)
+                return (outcome.isSuccess, "authorize \(response.status) \(outcome.label)")
             }
         case .redeem:
             guard let requestURI = nextPooled() else { return nil }
@@ -162,7 +187,7 @@ struct Runner: Sendable {
                 collector.redeemed("u:" + requestURI)
             }
         case .flowBackend, .hostile:
-            guard let requestURI = try await push() else { return true }
+            guard let requestURI = try await push() else { return failed }
             if scenario == .hostile && Double.random(in: 0..<1) < hostileShare {
                 _ = try await redeem(backendJSON("parbench-intruder", requestURI)) { $0.status == 400 }
             }
@@ -178,11 +203,14 @@ struct Runner: Sendable {
                 _ = try await redeem(backendJSON(endpoints.clientID, unknown)) { $0.status == 400 }
             }
         case .flow:
-            guard let requestURI = try await push() else { return true }
-            let loaded = try await send("authorize", endpoints.authorizeRequest(host: host, requestURI: requestURI), nil) { $0.status == 303 }
-            guard let location = loaded.headers.first(name: "Location"),
-                let ticket = URLComponents(string: location)?.queryItems?.first(where: { $0.name == "ticket" })?.value
-            else { return true }
+            guard let requestURI = try await push() else { return failed }
+            var ticket: String? = nil
+            _ = try await send("authorize", endpoints.authorizeRequest(host: host, requestURI: requestURI), nil) { response in
+                guard response.status == 303 else { return (false, nil) }
+                ticket = AuthorizeOutcome.queryItem("ticket", in: response)
+                return ticket == nil ? (false, "authorize 303 without ticket") : (true, nil)
+            }
+            guard let ticket else { return failed }
             if try await redeem(#"{"ticket":"\#(ticket)"}"#, expected: isOK).status == 200 {
                 collector.redeemed("t:" + ticket)
             }
@@ -198,9 +226,9 @@ struct Runner: Sendable {
             for index in 0..<connections {
                 group.addTask {
                     let target = targets[index % targets.count]
-                    let (head, body) = endpoints.pushRequest(host: target.hostHeader)
-                    try await HTTPConnection.with(host: target.host, port: target.port) { exchange in
+                    try await HTTPConnection.with(target, tls: tls) { exchange in
                         for _ in 0..<perConnection {
+                            let (head, body) = endpoints.pushRequest(target: target)
                             let response = try await exchange.send(head, body)
                             if let uri = jsonString(response.body, "request_uri") { counters.pushed.withLock { $0.append(uri) } }
                         }
@@ -217,7 +245,7 @@ struct Runner: Sendable {
         let sample = collector.state.withLock { $0.redeemed }
         guard !sample.isEmpty else { return 0 }
         let target = targets[0]
-        try await HTTPConnection.with(host: target.host, port: target.port) { exchange in
+        try await HTTPConnection.with(target, tls: tls) { exchange in
             for entry in sample {
                 let value = String(entry.dropFirst(2))
                 let json =

@@ -1,4 +1,6 @@
+import Crypto
 import Foundation
+import ParCore
 import ParEmbedded
 import ParTestSupport
 import Testing
@@ -39,5 +41,65 @@ import Testing
         }
         #expect(FileManager.default.fileExists(atPath: out + "/hostile.svg"))
         #expect(try String(contentsOfFile: out + "/hostile.md", encoding: .utf8).contains("| throughput |"))
+    }
+
+    /// Against an independent RFC 9126 implementation (idpyoidc, served by uvicorn over TLS), which writes its JSON
+    /// its own way (`"request_uri": "…"`): parbench pushes with `private_key_jwt`, follows every request_uri to the
+    /// authorization endpoint and classifies the answer (a redirect with a code); a push it cannot use is counted
+    /// as unexpected, never skipped.
+    @Test func theAuthorizeScenarioMeasuresAnotherPARServerOverTLS() async throws {
+        let peer = TestServers.packageRoot + "/bench/peers/idpyoidc"
+        let venv = TestServers.packageRoot + "/.build/peers/idpyoidc-venv"
+        let installed = try await Command.run(peer + "/install", [venv])
+        #expect(installed.status == 0, "installing the idpyoidc peer failed: \(installed.output)")
+        let folder = (ProcessInfo.processInfo.environment["PARSTORE_TEST_DIR"] ?? NSTemporaryDirectory()) + "/peer-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let certificate = try await Command.run(peer + "/make-cert", [folder])
+        #expect(certificate.status == 0, "\(certificate.output)")
+        let key = P256.Signing.PrivateKey()
+        try key.pemRepresentation.write(toFile: folder + "/client-key.pem", atomically: true, encoding: .utf8)
+        let point = Array(key.publicKey.x963Representation)
+        let jwk = [
+            "kty": "EC", "crv": "P-256", "use": "sig", "kid": "parbench",
+            "x": Secret.base64URL(Array(point[1...32])), "y": Secret.base64URL(Array(point[33...64])),
+        ]
+        try JSONSerialization.data(withJSONObject: ["keys": [jwk]]).write(to: URL(fileURLWithPath: folder + "/client.jwks"))
+
+        let port = try freeLoopbackPort()
+        let server = try Command.launch(
+            venv + "/bin/python",
+            [
+                peer + "/server.py", "--host", "127.0.0.1", "--port", String(port), "--tls-cert", folder + "/cert.pem",
+                "--tls-key", folder + "/key.pem", "--redirect-uri", "https://client.example.org/cb", "--jwt-client-id", "parbench-jwt",
+                "--jwt-client-jwks", folder + "/client.jwks",
+            ],
+            output: folder + "/peer.log"
+        )
+        defer { server.terminate() }
+        try waitForLoopbackPort(port, timeout: 60)
+
+        let parbench = (try Command.parstore as NSString).deletingLastPathComponent + "/parbench"
+        let common = [
+            "--scenario", "authorize", "--target", "https://127.0.0.1:\(port)", "--tls-ca", folder + "/cert.pem",
+            "--auth-method", "private_key_jwt", "--client-id", "parbench-jwt", "--client-key", folder + "/client-key.pem",
+            "--connections", "2", "--duration", "2", "--warmup", "0", "--out", folder, "--quiet",
+        ]
+        let run = try await Command.run(parbench, common + ["--label", "peer"])
+        #expect(run.status == 0, "\(run.output)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/peer.json"))) as? [String: Any])
+        #expect((report["iterations"] as? Int ?? 0) > 0)
+        #expect(report["unexpected"] as? Int == 0, "\(report)")
+        let classes = try #require(report["classes"] as? [String: Int])
+        #expect((classes["push 201"] ?? 0) > 0)
+        #expect((classes["authorize 302 redirect code"] ?? 0) == classes["push 201"], "every push was followed to a code: \(classes)")
+
+        // A push the peer refuses leaves nothing to follow: it is counted as unexpected and reported.
+        let refused = try await Command.run(parbench, common + ["--label", "refused", "--redirect-uri", "https://attacker.example/cb"])
+        let refusedReport = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/refused.json"))) as? [String: Any]
+        )
+        #expect(refused.output.contains("unexpected"))
+        #expect((refusedReport["unexpected"] as? Int ?? 0) > 0)
+        #expect((refusedReport["classes"] as? [String: Int])?.keys.contains { $0.hasPrefix("authorize") } == false)
     }
 }
