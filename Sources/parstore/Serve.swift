@@ -179,7 +179,9 @@ struct Serve: AsyncParsableCommand {
         default: throw ValidationError("PARSTORE_DPOP_NONCE must be required or off")
         }
         if let text = rateLimit.map({ String($0) }) ?? Settings.value(nil, "PARSTORE_RATE_LIMIT") {
-            guard let rate = Double(text) else { throw ValidationError("PARSTORE_RATE_LIMIT must be a number") }
+            guard let rate = Double(text), rate.isFinite, rate > 0, rate <= 1_000_000 else {
+                throw ValidationError("PARSTORE_RATE_LIMIT must be a number above 0 and at most 1000000")
+            }
             let burst = try Settings.integer(rateBurst, "PARSTORE_RATE_BURST") ?? max(1, Int(rate.rounded(FloatingPointRoundingRule.up)))
             configuration.defaultRateLimit = RateLimit(perSecond: rate, burst: burst)
         }

@@ -1,12 +1,21 @@
 import Hummingbird
 import ParPostgres
 import ParRedis
+import Synchronization
 
 /// `GET /healthz` (the process answers), `GET /readyz` (PostgreSQL reachable; Redis state), `GET /metrics`.
-struct OperationsEndpoint: Sendable {
+final class OperationsEndpoint: Sendable {
     let postgres: PostgresEventStore
     let redis: RedisPool?
     let metrics: NodeMetrics
+    /// The last answer and when it was made: anyone may ask, so the stores are asked at most twice a second.
+    private let lastReadiness = Mutex<(at: ContinuousClock.Instant, response: (status: HTTPResponse.Status, body: String))?>(nil)
+
+    init(postgres: PostgresEventStore, redis: RedisPool?, metrics: NodeMetrics) {
+        self.postgres = postgres
+        self.redis = redis
+        self.metrics = metrics
+    }
 
     func register<Context: RequestContext>(on router: Router<Context>) {
         router.get("healthz") { _, _ in OAuthResponses.json(.ok, #"{"status":"ok"}"#) }
@@ -22,6 +31,16 @@ struct OperationsEndpoint: Sendable {
 
     /// Ready when PostgreSQL answers: without it nothing can succeed. Redis is reported, not required.
     func readiness() async -> Response {
+        let now = ContinuousClock.now
+        if let last = lastReadiness.withLock({ $0 }), now - last.at < .milliseconds(500) {
+            return OAuthResponses.json(last.response.status, last.response.body)
+        }
+        let answer = await checkStores()
+        lastReadiness.withLock { $0 = (now, answer) }
+        return OAuthResponses.json(answer.status, answer.body)
+    }
+
+    private func checkStores() async -> (status: HTTPResponse.Status, body: String) {
         let postgresUp = (try? await postgres.ping()) != nil
         let redisState: String
         if let redis {
@@ -30,6 +49,6 @@ struct OperationsEndpoint: Sendable {
             redisState = "disabled"
         }
         let body = #"{"status":"\#(postgresUp ? "ready" : "unavailable")","postgres":"\#(postgresUp ? "up" : "down")","redis":"\#(redisState)"}"#
-        return OAuthResponses.json(postgresUp ? .ok : .serviceUnavailable, body)
+        return (postgresUp ? .ok : .serviceUnavailable, body)
     }
 }
