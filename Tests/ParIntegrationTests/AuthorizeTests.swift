@@ -144,7 +144,8 @@ import Testing
             let ticket = try #require(try await client.authorize(scenario.clientID, requestURI).ticket)
             try await Task.sleep(for: .milliseconds(3200))  // past the request deadline and its grace
             #expect(try await client.readTicket(ticket).status == .ok)
-            #expect(try await client.redeem(ticket: ticket).status == .ok)
+            let redeemed = try await client.redeem(ticket: ticket)
+            #expect(redeemed.status == .ok, "\(String(buffer: redeemed.body))")
             #expect(try await scenario.database.events(of: requestURI).map(\.kind) == ["pushed", "loaded", "consumed"])
         }
     }

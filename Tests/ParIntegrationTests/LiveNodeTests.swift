@@ -112,7 +112,9 @@ final class RawConnection {
     /// SIGTERM while requests are in flight: each of them gets its real answer, then the node exits. PostgreSQL
     /// is made to hold the pushes (a lock on the event log) so that they are surely in flight at the signal.
     @Test func sigtermAnswersEveryRequestInFlight() async throws {
-        let servers = try await TestServers.shared.shared()
+        // A PostgreSQL of its own: the lock below would stall every other test's writes.
+        let postgres = try await TestServers.privatePostgres(named: "drain")
+        let servers = TestServers.Endpoints(databaseURL: postgres.url, redisURL: try await TestServers.shared.shared().redisURL)
         let database = TestDatabase(url: servers.databaseURL)
         let clientID = uniqueClientID("drain")
         let secret = try await database.register(clientID)
@@ -151,6 +153,7 @@ final class RawConnection {
         }
         let stored = try await database.count("SELECT count(*) FROM par_events WHERE client_id = $1 AND kind = 'pushed'", [clientID])
         #expect(stored == 9)
+        try await runOnOwnThread { try postgres.stop() }
     }
 
     /// Secrets from files (kept out of `ps`), and no secret, parameter, request_uri, ticket or cookie value in

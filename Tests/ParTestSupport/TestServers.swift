@@ -15,6 +15,11 @@ public actor TestServers {
     public struct Endpoints: Sendable {
         public var databaseURL: String
         public var redisURL: String
+
+        public init(databaseURL: String, redisURL: String) {
+            self.databaseURL = databaseURL
+            self.redisURL = redisURL
+        }
     }
 
     private var starting: Task<Endpoints, any Error>?
