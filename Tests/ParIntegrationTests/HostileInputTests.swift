@@ -49,10 +49,13 @@ private typealias C = Conformance
         let scenario = try await Scenario.make("escape")
         try await scenario.database.query("UPDATE parstore_clients SET settings = '{\"authorization_details_types\":[\"payment\"]}' WHERE client_id = $1", [scenario.clientID])
         try await scenario.node.refreshClients()
-        try await scenario.node.application().test(.router) { client in
+        let other = try await TestNodes.make(TestNodes.configuration(databaseURL: scenario.servers.databaseURL, redisURL: scenario.servers.redisURL))
+        try await scenario.node.application().test(.router) { first in
+          try await other.application().test(.router) { second in
             let statuses = try await withThrowingTaskGroup(of: (Bool, HTTPResponse.Status, String?).self) { group in
                 for index in 0..<40 {
                     let bad = index % 2 == 0
+                    let client = index % 4 < 2 ? first : second
                     group.addTask {
                         let extra = bad ? [(escape.parameter, escape.value)] : [("nonce", "neighbour-\(index)")]
                         let response = try await client.execute(
@@ -74,7 +77,10 @@ private typealias C = Conformance
                     #expect(status == .created)
                 }
             }
-            #expect(try await client.pushRequest(scenario.clientID, secret: scenario.secret).hasPrefix("urn:"), "the node still serves")
+            for client in [first, second] {
+                #expect(try await client.pushRequest(scenario.clientID, secret: scenario.secret).hasPrefix("urn:"), "the nodes still serve")
+            }
+          }
         }
     }
 
