@@ -34,9 +34,14 @@ public enum OpenIDParameters {
         if let locales = parameters["ui_locales"] {
             // Space-separated BCP 47 language tags.
             let tags = locales.split(separator: " ", omittingEmptySubsequences: false)
-            guard tags.allSatisfy({ tag in
-                !tag.isEmpty && tag.utf8.allSatisfy { $0 == UInt8(ascii: "-") || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }
-            }) else {
+            guard
+                tags.allSatisfy({ tag in
+                    !tag.isEmpty
+                        && tag.utf8.allSatisfy {
+                            $0 == UInt8(ascii: "-") || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0)
+                        }
+                })
+            else {
                 throw .invalidRequest("The ui_locales parameter must be space-separated language tags.")
             }
         }

@@ -13,7 +13,8 @@ public struct JSONObject: @unchecked Sendable {
     /// no claim of a verified JWT can fail a write later.
     public init?(parsing bytes: [UInt8]) {
         guard StorableText.isStorableJSON(bytes),
-            let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return nil }
+            let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
+        else { return nil }
         self.members = object
     }
 

@@ -212,7 +212,8 @@ public final class PostgresEventStore: Sendable {
     }
 
     @available(*, noasync)
-    private static func appendBatch(_ records: ArraySlice<EventRecord>, nodeID: String, on connection: PGConnection) throws(PGError) -> [AppendResult] {
+    private static func appendBatch(_ records: ArraySlice<EventRecord>, nodeID: String, on connection: PGConnection) throws(PGError) -> [AppendResult]
+    {
         var uses: (ord: [String?], position: [String?], day: [String?], hash: [String?]) = ([], [], [], [])
         for (ord, record) in records.enumerated() {
             for (position, use) in record.singleUse.enumerated() {

@@ -121,7 +121,9 @@ public struct NodeConfiguration: Sendable {
             }
         }
         guard (try? TrustedProxies(trustedProxies)) != nil else {
-            throw ConfigurationError("PARSTORE_TRUSTED_PROXIES must be IP addresses or CIDR ranges of /8 or longer (never 0.0.0.0/0 or ::/0), comma-separated")
+            throw ConfigurationError(
+                "PARSTORE_TRUSTED_PROXIES must be IP addresses or CIDR ranges of /8 or longer (never 0.0.0.0/0 or ::/0), comma-separated"
+            )
         }
         if let limit = defaultRateLimit, !(limit.perSecond > 0) || limit.burst < 1 {
             throw ConfigurationError("PARSTORE_RATE_LIMIT must be above 0 and PARSTORE_RATE_BURST at least 1")

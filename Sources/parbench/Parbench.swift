@@ -30,7 +30,10 @@ struct Parbench: AsyncParsableCommand {
     @Option(name: .customLong("client-secret")) var clientSecret: String?
     @Option(name: .customLong("auth-method"), help: "client_secret_basic, client_secret_post or private_key_jwt.")
     var authMethod = "client_secret_basic"
-    @Option(name: .customLong("client-key"), help: "private_key_jwt: the client's EC P-256 private key (PEM); every push signs a new ES256 assertion.")
+    @Option(
+        name: .customLong("client-key"),
+        help: "private_key_jwt: the client's EC P-256 private key (PEM); every push signs a new ES256 assertion."
+    )
     var clientKey: String?
     @Option(name: .customLong("assertion-audience"), help: "private_key_jwt: the assertion's aud. Default: the PAR endpoint URL.")
     var assertionAudience: String?
@@ -67,7 +70,9 @@ struct Parbench: AsyncParsableCommand {
             guard let clientKey, let pem = try? String(contentsOfFile: clientKey, encoding: .utf8) else {
                 throw ValidationError("private_key_jwt needs --client-key with a readable PEM file")
             }
-            do { key = try P256.Signing.PrivateKey(pemRepresentation: pem) } catch { throw ValidationError("--client-key is not an EC P-256 private key") }
+            do { key = try P256.Signing.PrivateKey(pemRepresentation: pem) } catch {
+                throw ValidationError("--client-key is not an EC P-256 private key")
+            }
         }
         let parsedTargets = try targets.map(Target.init(url:))
         let runner = Runner(

@@ -272,7 +272,9 @@ struct Clients: ParsableCommand {
         pairs.append(#""profile":"# + JSONText.string(client.profile.rawValue))
         if let jwks = client.jwks { pairs.append(#""jwks":"# + jwks) }
         if !client.authorizationDetailsTypes.isEmpty {
-            pairs.append(#""authorization_details_types":["# + client.authorizationDetailsTypes.sorted().map(JSONText.string).joined(separator: ",") + "]")
+            pairs.append(
+                #""authorization_details_types":["# + client.authorizationDetailsTypes.sorted().map(JSONText.string).joined(separator: ",") + "]"
+            )
         }
         if let rate = client.rateLimit { pairs.append(#""rate_limit":\#(rate.perSecond),"rate_limit_burst":\#(rate.burst)"#) }
         if let secret { pairs.append(#""client_secret":"# + JSONText.string(secret)) }

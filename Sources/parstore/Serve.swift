@@ -63,7 +63,10 @@ struct Serve: AsyncParsableCommand {
     var expiryGrace: Double?
     @Option(name: .customLong("sweep-interval"), help: "Seconds between sweeps. Env: PARSTORE_SWEEP_INTERVAL. Default: 5.")
     var sweepInterval: Double?
-    @Option(name: .customLong("token-endpoint"), help: "The token endpoint URL, accepted as assertion aud. Env: PARSTORE_TOKEN_ENDPOINT. Default: <issuer>/token.")
+    @Option(
+        name: .customLong("token-endpoint"),
+        help: "The token endpoint URL, accepted as assertion aud. Env: PARSTORE_TOKEN_ENDPOINT. Default: <issuer>/token."
+    )
     var tokenEndpoint: String?
     @Option(
         name: .customLong("mtls-par-endpoint"),
@@ -82,7 +85,10 @@ struct Serve: AsyncParsableCommand {
     var trustedProxies: String?
     @Option(name: .customLong("dpop-nonce"), help: "required or off: DPoP proofs must carry a server nonce. Env: PARSTORE_DPOP_NONCE. Default: off.")
     var dpopNonce: String?
-    @Option(name: .customLong("rate-limit"), help: "Pushes per second per client without a limit of its own. Env: PARSTORE_RATE_LIMIT. Default: unlimited.")
+    @Option(
+        name: .customLong("rate-limit"),
+        help: "Pushes per second per client without a limit of its own. Env: PARSTORE_RATE_LIMIT. Default: unlimited."
+    )
     var rateLimit: Double?
     @Option(name: .customLong("rate-burst"), help: "Burst of that default limit. Env: PARSTORE_RATE_BURST. Default: the rate.")
     var rateBurst: Int?
@@ -93,7 +99,8 @@ struct Serve: AsyncParsableCommand {
     var maxAuthorizationDetails: Int?
     @Option(
         name: .customLong("unauthenticated-rate"),
-        help: "Requests per second per node that reach PostgreSQL without credentials (/authorize loads, public clients' pushes); beyond: 503. Env: PARSTORE_UNAUTHENTICATED_RATE. Default: 10000."
+        help:
+            "Requests per second per node that reach PostgreSQL without credentials (/authorize loads, public clients' pushes); beyond: 503. Env: PARSTORE_UNAUTHENTICATED_RATE. Default: 10000."
     )
     var unauthenticatedRate: Int?
     @Option(

@@ -121,12 +121,12 @@ import Testing
         // YAML, changing one client; the others stay as they are.
         let yaml = folder.appendingPathComponent("clients.yaml")
         try """
-            clients:
-              - client_id: \(mtlsID)
-                token_endpoint_auth_method: tls_client_auth
-                tls_client_auth_san_dns: bank.example.org
-                redirect_uris: [https://bank.example.org/cb]
-            """.write(to: yaml, atomically: true, encoding: .utf8)
+        clients:
+          - client_id: \(mtlsID)
+            token_endpoint_auth_method: tls_client_auth
+            tls_client_auth_san_dns: bank.example.org
+            redirect_uris: [https://bank.example.org/cb]
+        """.write(to: yaml, atomically: true, encoding: .utf8)
         let changed = try await Command.parstore(["clients", "import", "--database-url", database.url, yaml.path])
         #expect(changed.output.contains("0 created, 1 updated, 0 unchanged"), "\(changed.output)")
 
@@ -134,7 +134,10 @@ import Testing
         let invalid = folder.appendingPathComponent("invalid.json")
         try JSONSerialization.data(withJSONObject: [
             ["client_id": uniqueClientID("imp-new"), "token_endpoint_auth_method": "none", "redirect_uris": ["https://n.example/cb"]],
-            ["client_id": uniqueClientID("imp-bad"), "token_endpoint_auth_method": "client_secret_basic", "profile": "fapi2", "redirect_uris": ["https://b.example/cb"]],
+            [
+                "client_id": uniqueClientID("imp-bad"), "token_endpoint_auth_method": "client_secret_basic", "profile": "fapi2",
+                "redirect_uris": ["https://b.example/cb"],
+            ],
         ]).write(to: invalid)
         let refused = try await Command.parstore(["clients", "import", "--database-url", database.url, invalid.path])
         #expect(refused.status != 0)

@@ -27,8 +27,10 @@ import Testing
 
     /// A PAR carrying only client authentication and `request`.
     static func requestObjectForm(_ clientID: String, _ requestObject: String) -> [(String, String)] {
-        [("client_id", clientID), ("client_assertion_type", C.jwtBearer), ("client_assertion", C.es256.sign(C.assertionClaims(clientID))),
-         ("request", requestObject)]
+        [
+            ("client_id", clientID), ("client_assertion_type", C.jwtBearer), ("client_assertion", C.es256.sign(C.assertionClaims(clientID))),
+            ("request", requestObject),
+        ]
     }
 
     @Test func rfc9126_3_only_the_request_objects_parameters_count() async throws {
@@ -103,7 +105,10 @@ import Testing
             expectAnswer(pushed, .created)
             #expect(try await redeemedParameters(http, client.id, pushed)["dpop_jkt"] as? String == C.thumbprint(key))
             // With dpop_jkt naming the same key, both are accepted.
-            expectAnswer(try await http.push(C.signedForm(client.id, extra: [("dpop_jkt", C.thumbprint(key))]), headers: [.dpopProof: C.dpopProof(key)]), .created)
+            expectAnswer(
+                try await http.push(C.signedForm(client.id, extra: [("dpop_jkt", C.thumbprint(key))]), headers: [.dpopProof: C.dpopProof(key)]),
+                .created
+            )
         }
     }
 
@@ -126,13 +131,19 @@ import Testing
         ("rfc9449_4_3_rejects_an_old_iat", { [C.dpopProof(C.es256, ["iat": C.now() - 600])] }),
         ("rfc9449_4_3_rejects_a_future_iat", { [C.dpopProof(C.es256, ["iat": C.now() + 600])] }),
         ("rfc9449_4_3_requires_jti", { [C.dpopProof(C.es256, ["jti": NSNull()])] }),
-        ("rfc9449_4_3_rejects_a_private_key_in_jwk", {
-            var jwk: [String: Any] = C.es256.publicJWK.filter { $0.key != "kid" }
-            jwk["d"] = "c2VjcmV0"
-            return [C.dpopProof(C.es256, header: ["jwk": jwk])]
-        }),
+        (
+            "rfc9449_4_3_rejects_a_private_key_in_jwk",
+            {
+                var jwk: [String: Any] = C.es256.publicJWK.filter { $0.key != "kid" }
+                jwk["d"] = "c2VjcmV0"
+                return [C.dpopProof(C.es256, header: ["jwk": jwk])]
+            }
+        ),
         ("rfc9449_4_3_rejects_a_signature_by_another_key", { [C.dpopProof(C.es256, header: ["jwk": C.keys[.eddsa]!.publicJWK])] }),
-        ("rfc9449_4_3_rejects_a_symmetric_algorithm", { [TestKey.part(["alg": "HS256", "typ": "dpop+jwt"]) + "." + TestKey.part(["htm": "POST"]) + ".c2ln"] }),
+        (
+            "rfc9449_4_3_rejects_a_symmetric_algorithm",
+            { [TestKey.part(["alg": "HS256", "typ": "dpop+jwt"]) + "." + TestKey.part(["htm": "POST"]) + ".c2ln"] }
+        ),
         ("rfc9449_4_3_rejects_two_dpop_headers", { [C.dpopProof(C.es256), C.dpopProof(C.es256)] }),
     ]
 
@@ -168,7 +179,11 @@ import Testing
             let refused = try await http.push(C.signedForm(client.id), headers: [.dpopProof: C.dpopProof(C.es256)])
             expectAnswer(refused, .badRequest, "use_dpop_nonce")
             let nonce = try #require(refused.headers[.dpopNonceHeader])
-            expectAnswer(try await http.push(C.signedForm(client.id), headers: [.dpopProof: C.dpopProof(C.es256, ["nonce": "made-up"])]), .badRequest, "use_dpop_nonce")
+            expectAnswer(
+                try await http.push(C.signedForm(client.id), headers: [.dpopProof: C.dpopProof(C.es256, ["nonce": "made-up"])]),
+                .badRequest,
+                "use_dpop_nonce"
+            )
             return nonce
         }
         try await second.application().test(.router) { http in
@@ -183,8 +198,12 @@ import Testing
     @Test func fapi2_5_3_2_1_refuses_shared_secret_authentication_and_plain_authorization_requests() async throws {
         let scenario = try await Scenario.make("fapi-secret")
         let legacy = Client(
-            id: uniqueClientID("fapi-legacy"), authMethod: .clientSecretBasic, secretHash: Secret.sha256(scenario.secret),
-            redirectURIs: ["https://client.example.org/cb"], scopes: ["openid"], profile: .fapi2
+            id: uniqueClientID("fapi-legacy"),
+            authMethod: .clientSecretBasic,
+            secretHash: Secret.sha256(scenario.secret),
+            redirectURIs: ["https://client.example.org/cb"],
+            scopes: ["openid"],
+            profile: .fapi2
         )
         try await scenario.database.register(legacy)
         let fapi = try await C.register("fapi") { $0.profile = .fapi2 }
@@ -253,9 +272,20 @@ import Testing
             #expect(metadata["pushed_authorization_request_endpoint"] as? String == C.pushEndpoint)
             #expect(metadata["require_pushed_authorization_requests"] as? Bool == true)
             #expect(metadata["request_parameter_supported"] as? Bool == true)
-            #expect(metadata["response_modes_supported"] as? [String] == ["form_post", "form_post.jwt", "fragment", "fragment.jwt", "jwt", "query", "query.jwt"])
-            #expect(metadata["token_endpoint_auth_methods_supported"] as? [String] == ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"])
-            for name in ["token_endpoint_auth_signing_alg_values_supported", "request_object_signing_alg_values_supported", "dpop_signing_alg_values_supported"] {
+            #expect(
+                metadata["response_modes_supported"] as? [String] == [
+                    "form_post", "form_post.jwt", "fragment", "fragment.jwt", "jwt", "query", "query.jwt",
+                ]
+            )
+            #expect(
+                metadata["token_endpoint_auth_methods_supported"] as? [String] == [
+                    "client_secret_basic", "client_secret_post", "private_key_jwt", "none",
+                ]
+            )
+            for name in [
+                "token_endpoint_auth_signing_alg_values_supported", "request_object_signing_alg_values_supported",
+                "dpop_signing_alg_values_supported",
+            ] {
                 #expect(metadata[name] as? [String] == ["RS256", "PS256", "ES256", "EdDSA"])
             }
             #expect(metadata["code_challenge_methods_supported"] as? [String] == ["S256"])
@@ -272,7 +302,10 @@ import Testing
             #expect(metadata["require_pushed_authorization_requests"] as? Bool == true)
             #expect((metadata["token_endpoint_auth_methods_supported"] as? [String])?.contains("tls_client_auth") == true)
             #expect((metadata["token_endpoint_auth_methods_supported"] as? [String])?.contains("self_signed_tls_client_auth") == true)
-            #expect((metadata["mtls_endpoint_aliases"] as? [String: String])?["pushed_authorization_request_endpoint"] == "https://mtls.as.example.com/par")
+            #expect(
+                (metadata["mtls_endpoint_aliases"] as? [String: String])?["pushed_authorization_request_endpoint"]
+                    == "https://mtls.as.example.com/par"
+            )
         }
     }
 
@@ -307,8 +340,16 @@ import Testing
                 expectAnswer(try await http.push(pushParameters(client.id), headers: [certificateHeader: holder.headerValue]), .created)
             }
             // Another certificate, none, or a PEM of the wrong one: refused.
-            expectAnswer(try await http.push(pushParameters(pki.id), headers: [certificateHeader: stranger.headerValue]), .unauthorized, "invalid_client")
-            expectAnswer(try await http.push(pushParameters(selfSigned.id), headers: [certificateHeader: stranger.headerValue]), .unauthorized, "invalid_client")
+            expectAnswer(
+                try await http.push(pushParameters(pki.id), headers: [certificateHeader: stranger.headerValue]),
+                .unauthorized,
+                "invalid_client"
+            )
+            expectAnswer(
+                try await http.push(pushParameters(selfSigned.id), headers: [certificateHeader: stranger.headerValue]),
+                .unauthorized,
+                "invalid_client"
+            )
             expectAnswer(try await http.push(pushParameters(pki.id)), .unauthorized, "invalid_client")
         }
         // The same header from a peer that is not a trusted proxy is not believed.
@@ -317,7 +358,11 @@ import Testing
             $0.trustedProxies = ["10.9.9.9"]
         }
         try await distrusting.application().test(.live) { http in
-            expectAnswer(try await http.push(pushParameters(pki.id), headers: [certificateHeader: certificate.headerValue]), .unauthorized, "invalid_client")
+            expectAnswer(
+                try await http.push(pushParameters(pki.id), headers: [certificateHeader: certificate.headerValue]),
+                .unauthorized,
+                "invalid_client"
+            )
         }
     }
 }

@@ -47,40 +47,43 @@ private typealias C = Conformance
     /// its sender, every valid one is stored.
     @Test(arguments: escapes) func escapesStorageRefusesAreA400AndTheBatchIsServed(_ escape: Escape) async throws {
         let scenario = try await Scenario.make("escape")
-        try await scenario.database.query("UPDATE parstore_clients SET settings = '{\"authorization_details_types\":[\"payment\"]}' WHERE client_id = $1", [scenario.clientID])
+        try await scenario.database.query(
+            "UPDATE parstore_clients SET settings = '{\"authorization_details_types\":[\"payment\"]}' WHERE client_id = $1",
+            [scenario.clientID]
+        )
         try await scenario.node.refreshClients()
         let other = try await TestNodes.make(TestNodes.configuration(databaseURL: scenario.servers.databaseURL, redisURL: scenario.servers.redisURL))
         try await scenario.node.application().test(.router) { first in
-          try await other.application().test(.router) { second in
-            let statuses = try await withThrowingTaskGroup(of: (Bool, HTTPResponse.Status, String?).self) { group in
-                for index in 0..<40 {
-                    let bad = index % 2 == 0
-                    let client = index % 4 < 2 ? first : second
-                    group.addTask {
-                        let extra = bad ? [(escape.parameter, escape.value)] : [("nonce", "neighbour-\(index)")]
-                        let response = try await client.execute(
-                            uri: "/par",
-                            method: .post,
-                            headers: formHeaders + [.authorization: basicAuthorization(scenario.clientID, scenario.secret)],
-                            body: formBody(pushParameters(scenario.clientID) + extra)
-                        )
-                        return (bad, response.status, try jsonObject(response)["error"] as? String)
+            try await other.application().test(.router) { second in
+                let statuses = try await withThrowingTaskGroup(of: (Bool, HTTPResponse.Status, String?).self) { group in
+                    for index in 0..<40 {
+                        let bad = index % 2 == 0
+                        let client = index % 4 < 2 ? first : second
+                        group.addTask {
+                            let extra = bad ? [(escape.parameter, escape.value)] : [("nonce", "neighbour-\(index)")]
+                            let response = try await client.execute(
+                                uri: "/par",
+                                method: .post,
+                                headers: formHeaders + [.authorization: basicAuthorization(scenario.clientID, scenario.secret)],
+                                body: formBody(pushParameters(scenario.clientID) + extra)
+                            )
+                            return (bad, response.status, try jsonObject(response)["error"] as? String)
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                for (bad, status, error) in statuses {
+                    if bad {
+                        #expect(status == .badRequest)
+                        #expect(error == escape.error)
+                    } else {
+                        #expect(status == .created)
                     }
                 }
-                return try await group.reduce(into: []) { $0.append($1) }
-            }
-            for (bad, status, error) in statuses {
-                if bad {
-                    #expect(status == .badRequest)
-                    #expect(error == escape.error)
-                } else {
-                    #expect(status == .created)
+                for client in [first, second] {
+                    #expect(try await client.pushRequest(scenario.clientID, secret: scenario.secret).hasPrefix("urn:"), "the nodes still serve")
                 }
             }
-            for client in [first, second] {
-                #expect(try await client.pushRequest(scenario.clientID, secret: scenario.secret).hasPrefix("urn:"), "the nodes still serve")
-            }
-          }
         }
     }
 
@@ -96,9 +99,11 @@ private typealias C = Conformance
                 text.removeLast()
                 text += #","claims":"# + claims + "}"
                 let token = C.es256.sign(rawClaims: text)
-                let response = try await http.push([("client_id", client.id), ("request", token)] + [
-                    ("client_assertion_type", C.jwtBearer), ("client_assertion", C.es256.sign(C.assertionClaims(client.id))),
-                ])
+                let response = try await http.push(
+                    [("client_id", client.id), ("request", token)] + [
+                        ("client_assertion_type", C.jwtBearer), ("client_assertion", C.es256.sign(C.assertionClaims(client.id))),
+                    ]
+                )
                 expectAnswer(response, .badRequest, "invalid_request_object")
             }
         }
@@ -244,10 +249,13 @@ private typealias C = Conformance
             var generator = SystemRandomNumberGenerator()
             var answered = 0
             let requestURI = try await client.pushRequest(scenario.clientID, secret: scenario.secret)
-            let ticket = try #require(try await client.authorize(scenario.clientID, try await client.pushRequest(scenario.clientID, secret: scenario.secret)).ticket)
+            let ticket = try #require(
+                try await client.authorize(scenario.clientID, try await client.pushRequest(scenario.clientID, secret: scenario.secret)).ticket
+            )
             let form = String(buffer: formBody(pushParameters(scenario.clientID)))
             let redeem = #"{"client_id":"\#(scenario.clientID)","request_uri":"\#(requestURI)"}"#
-            let authorize = "client_id=\(scenario.clientID)&request_uri=" + (requestURI.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+            let authorize =
+                "client_id=\(scenario.clientID)&request_uri=" + (requestURI.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
             while ContinuousClock.now < deadline && answered < 4_000 {
                 let face = Int.random(in: 0..<4, using: &generator)
                 let response: TestResponse
@@ -264,14 +272,21 @@ private typealias C = Conformance
                         uri: "/v1/redeem",
                         method: .post,
                         headers: [.contentType: "application/json", .authorization: "Bearer \(TestNodes.apiKey)"],
-                        body: ByteBuffer(string: Fuzz.mutate(Bool.random(using: &generator) ? redeem : #"{"ticket":"\#(ticket)"}"#, json: true, using: &generator))
+                        body: ByteBuffer(
+                            string: Fuzz.mutate(Bool.random(using: &generator) ? redeem : #"{"ticket":"\#(ticket)"}"#, json: true, using: &generator)
+                        )
                     )
                 case 2:
-                    let query = Fuzz.mutate(authorize, json: false, using: &generator).addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? ""
+                    let query =
+                        Fuzz.mutate(authorize, json: false, using: &generator).addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? ""
                     response = try await client.execute(uri: "/authorize?" + query, method: .get, headers: [.accept: "application/json"])
                 default:
                     let path = Fuzz.mutate(ticket, json: false, using: &generator).addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? ""
-                    response = try await client.execute(uri: "/v1/tickets/" + path, method: .get, headers: [.authorization: "Bearer \(TestNodes.apiKey)"])
+                    response = try await client.execute(
+                        uri: "/v1/tickets/" + path,
+                        method: .get,
+                        headers: [.authorization: "Bearer \(TestNodes.apiKey)"]
+                    )
                 }
                 #expect(response.status.code < 500, "face \(face): \(String(buffer: response.body))")
                 answered += 1

@@ -69,7 +69,8 @@ final class RawConnection {
         let port = try freeLoopbackPort()
         let node = try Command.serve(servers, port: port, ["--max-body", "4096"])
         defer { node.terminate() }
-        let head = "POST /par HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        let head =
+            "POST /par HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
             + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
         let chunk = "state=" + String(repeating: "a", count: 994)
         let chunks = (0..<8).map { _ in "3e8\r\n" + chunk + "\r\n" }.joined()
@@ -89,14 +90,15 @@ final class RawConnection {
         let node = try Command.serve(servers, port: port, ["--header-timeout", "1"])
         defer { node.terminate() }
         let head = Array(("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + String(repeating: "s", count: 40) + "\r\n\r\n").utf8)
-        async let trickled: Int = (try? runOnOwnThread(name: "slowloris") {
-            let connection = try RawConnection(port: port)
-            for (index, byte) in head.enumerated() {
-                guard connection.send([byte]) else { return index }
-                Thread.sleep(forTimeInterval: 0.2)
-            }
-            return head.count
-        }) ?? -1
+        async let trickled: Int =
+            (try? runOnOwnThread(name: "slowloris") {
+                let connection = try RawConnection(port: port)
+                for (index, byte) in head.enumerated() {
+                    guard connection.send([byte]) else { return index }
+                    Thread.sleep(forTimeInterval: 0.2)
+                }
+                return head.count
+            }) ?? -1
         // Meanwhile another client is served at once.
         let healthy = try await RawConnection.exchange(port: port, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         #expect(healthy.hasPrefix("HTTP/1.1 200"))
@@ -217,7 +219,9 @@ final class RawConnection {
         node.waitUntilExit()
         let text = try String(contentsOfFile: log, encoding: .utf8)
         #expect(text.contains("parstore node listening"), "the log was captured")
-        for sentinel in [apiKey, secret, "SENTINEL-WRONG-SECRET", state, hint, requestURI, String(requestURI.suffix(43)), ticket, cookie, "SENTINELCOOKIE"] {
+        for sentinel in [
+            apiKey, secret, "SENTINEL-WRONG-SECRET", state, hint, requestURI, String(requestURI.suffix(43)), ticket, cookie, "SENTINELCOOKIE",
+        ] {
             #expect(!text.contains(sentinel), "the log holds a secret or request value")
         }
         #expect(!text.contains(servers.databaseURL), "the database URL (a secret when it has a password) is not logged")

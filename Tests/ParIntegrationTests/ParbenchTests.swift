@@ -86,7 +86,9 @@ import Testing
         ]
         let run = try await Command.run(parbench, common + ["--label", "peer"])
         #expect(run.status == 0, "\(run.output)")
-        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/peer.json"))) as? [String: Any])
+        let report = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/peer.json"))) as? [String: Any]
+        )
         #expect((report["iterations"] as? Int ?? 0) > 0)
         #expect(report["unexpected"] as? Int == 0, "\(report)")
         let classes = try #require(report["classes"] as? [String: Int])

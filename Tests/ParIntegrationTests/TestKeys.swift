@@ -33,7 +33,9 @@ struct TestKey: Sendable {
         } else if let ed25519 {
             jwk.merge(["kty": "OKP", "crv": "Ed25519", "x": Secret.base64URL(Array(ed25519.publicKey.rawRepresentation))]) { $1 }
         } else if let rsa, let primitives = try? rsa.publicKey.getKeyPrimitives() {
-            jwk.merge(["kty": "RSA", "n": Secret.base64URL(Array(primitives.modulus)), "e": Secret.base64URL(Array(primitives.publicExponent))]) { $1 }
+            jwk.merge(["kty": "RSA", "n": Secret.base64URL(Array(primitives.modulus)), "e": Secret.base64URL(Array(primitives.publicExponent))]) {
+                $1
+            }
         }
         return jwk
     }

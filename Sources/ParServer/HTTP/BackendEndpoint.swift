@@ -68,7 +68,9 @@ struct BackendEndpoint: Sendable {
             case (nil, let clientID?, let requestURI?):
                 // Checked like a registered id before Redis or PostgreSQL see it: a removed client's requests are dead.
                 guard Client.isValidID(clientID) else { throw OAuthError.invalidRequest("The client_id is not a valid client identifier.") }
-                result = clients.client(clientID) == nil ? .refused(.unregisteredClient) : try await lifecycle.redeem(requestURI: requestURI, clientID: clientID)
+                result =
+                    clients.client(clientID) == nil
+                    ? .refused(.unregisteredClient) : try await lifecycle.redeem(requestURI: requestURI, clientID: clientID)
                 refusalCode = .invalidRequestURI
             default:
                 throw OAuthError.invalidRequest(
