@@ -136,13 +136,13 @@ import Testing
     @Test func aLoginSlowerThanTheRequestLifetimeButWithinTheInteractionLifetimeSucceeds() async throws {
         let scenario = try await scenario("slow-ok") {
             // Seconds of margin on both sides: the test suite runs in parallel on two cores.
-            $0.requestLifetime = .seconds(2)
-            $0.interactionLifetime = .seconds(6)
+            $0.requestLifetime = .seconds(5)
+            $0.interactionLifetime = .seconds(15)
         }
         try await scenario.node.application().test(.router) { client in
             let requestURI = try await client.pushRequest(scenario.clientID, secret: scenario.secret)
             let ticket = try #require(try await client.authorize(scenario.clientID, requestURI).ticket)
-            try await Task.sleep(for: .milliseconds(3200))  // past the request deadline and its grace
+            try await Task.sleep(for: .milliseconds(6500))  // past the request deadline and its grace
             #expect(try await client.readTicket(ticket).status == .ok)
             let redeemed = try await client.redeem(ticket: ticket)
             #expect(redeemed.status == .ok, "\(String(buffer: redeemed.body))")

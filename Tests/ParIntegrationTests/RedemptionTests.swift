@@ -138,14 +138,14 @@ import Testing
 
     @Test func anExpiredRequestIsRefusedAndLaterGetsAnExpiredEvent() async throws {
         // Seconds of margin: the suite runs in parallel on two cores, and a push and a redemption can wait that long.
-        let scenario = try await Scenario.make("ttl") { $0.requestLifetime = .seconds(3) }
+        let scenario = try await Scenario.make("ttl") { $0.requestLifetime = .seconds(5) }
         let (database, clientID, secret, node) = (scenario.database, scenario.clientID, scenario.secret, scenario.node)
         try await node.application().test(.router) { client in
             let unused = try await client.pushRequest(clientID, secret: secret)
             let consumed = try await client.pushRequest(clientID, secret: secret)
             let redeemed = try await client.redeem(clientID, consumed)
             #expect(redeemed.status == .ok, "\(String(buffer: redeemed.body))")
-            try await Task.sleep(for: .milliseconds(3300))
+            try await Task.sleep(for: .milliseconds(5300))
             let late = try await client.redeem(clientID, unused)
             #expect(late.status == .badRequest)
             #expect(try jsonObject(late)["reason"] as? String == "expired")
