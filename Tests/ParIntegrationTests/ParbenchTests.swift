@@ -75,7 +75,11 @@ import Testing
             ],
             output: folder + "/peer.log"
         )
-        defer { server.terminate() }
+        // SIGKILL: the test process's blocked signals are inherited, so uvicorn may never see a SIGTERM.
+        defer {
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
         try waitForLoopbackPort(port, timeout: 60)
 
         let parbench = (try Command.parstore as NSString).deletingLastPathComponent + "/parbench"
