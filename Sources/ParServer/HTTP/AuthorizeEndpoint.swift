@@ -52,11 +52,6 @@ struct AuthorizeEndpoint: Sendable {
         // RFC 9126 §7.4: the client's registration is checked again at use; a removed client's requests are dead.
         guard let client = clients.client(clientID) else { throw Self.refusal(.unregisteredClient) }
         guard let reference = RequestReference(requestURI: requestURI) else { throw Self.refusal(.unknown) }
-        guard unauthenticated.allow() else {
-            metrics.nodeLimited("authorize")
-            throw OAuthError(.temporarilyUnavailable, "Too many authorization requests right now; retry later.", status: 503, retryAfter: 1)
-        }
-
         let cookieName = UserAgentBinding.cookieName(secure: configuration.resolvedCookieSecure)
         var cookie: UserAgentBinding? = nil
         if let sent = request.cookieValue(named: cookieName) {
@@ -71,6 +66,11 @@ struct AuthorizeEndpoint: Sendable {
             cookie = valid
         }
         let binding = cookie ?? UserAgentBinding.make(key: bindingKey)
+        // Everything above is decided without a database; the load below is within the node's budget.
+        guard unauthenticated.allow() else {
+            metrics.nodeLimited("authorize")
+            throw OAuthError(.temporarilyUnavailable, "Too many authorization requests right now; retry later.", status: 503, retryAfter: 1)
+        }
         let load = LoadRequest(
             reference: reference,
             clientID: client.id,
