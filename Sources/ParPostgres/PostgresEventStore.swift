@@ -171,8 +171,12 @@ public final class PostgresEventStore: Sendable {
         return count < 0 ? nil : count
     }
 
+    /// How many days of partitions are kept ahead: a week, so that a day on which creation cannot take its lock
+    /// (it gives up after 2 s rather than queue every writer behind it) still has its partition from earlier runs.
+    public static let partitionDaysAhead = 7
+
     /// Creates the event-log partitions up to `daysAhead` days from now.
-    public func ensurePartitions(daysAhead: Int) async throws {
+    public func ensurePartitions(daysAhead: Int = partitionDaysAhead) async throws {
         try await query("SELECT parstore_ensure_partitions($1)", [String(daysAhead)])
     }
 

@@ -130,7 +130,7 @@ public struct ParStoreNode: Sendable {
                 try await refreshClients()
             },
             PeriodicJob(name: "partitions", interval: .seconds(3600), logger: logger) {
-                try await postgres.ensurePartitions(daysAhead: 3)
+                try await postgres.ensurePartitions()
             },
             PeriodicJob(name: "sweeper", interval: configuration.sweepInterval, logger: logger) {
                 if let count = try await postgres.expireDue(grace: grace), count > 0 {

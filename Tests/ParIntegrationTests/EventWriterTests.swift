@@ -1,6 +1,10 @@
 import Foundation
+import Hummingbird
+import HummingbirdTesting
 import ParCore
+import ParEmbedded
 import ParPostgres
+import ParServer
 import ParTestSupport
 import ParWorker
 import Synchronization
@@ -124,4 +128,57 @@ import Testing
             }
         }
     }
+}
+
+/// Partitions are made without freezing the nodes (issue 13).
+@Suite struct PartitionTests {
+    /// A reader holds `par_events` open (as `pg_dump` or `parstore audit` do) while a missing partition is created:
+    /// the creation neither waits for the reader (it would queue every write behind it) nor times out, and pushes
+    /// are served meanwhile.
+    @Test func aLongReaderDoesNotStopPartitionsOrPushes() async throws {
+        // A PostgreSQL of its own: the set-up drops a partition, which would wait for other tests' readers.
+        let postgres = try await TestServers.privatePostgres(named: "partitions")
+        let database = TestDatabase(url: postgres.url)
+        let clientID = uniqueClientID("reader")
+        let secret = try await database.register(clientID)
+        let future = "par_events_" + PartitionDay(secondsSince1970: Date().timeIntervalSince1970 + 6 * 86_400).compact
+        try await database.query("DROP TABLE \(future)")
+
+        let url = postgres.url
+        let reading = AsyncStream<Void>.makeStream()
+        let readerDone = ReaderDone()
+        let reader = Task {
+            try await runOnOwnThread(name: "long-reader") {
+                let connection = try PGConnection(url)
+                try connection.executeScript("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM par_events")
+                reading.continuation.yield()
+                Thread.sleep(forTimeInterval: 4)
+                try connection.execute("COMMIT")
+                readerDone.flag.store(true, ordering: .sequentiallyConsistent)
+            }
+        }
+        for await _ in reading.stream { break }
+        let node = try await TestNodes.make(TestNodes.configuration(databaseURL: postgres.url, redisURL: nil))
+        try await node.application().test(.router) { client in
+            // Created while the reader is open: with the old ACCESS EXCLUSIVE creation this waited for the reader
+            // until its 2 s lock_timeout and failed.
+            try await node.postgres.ensurePartitions()
+            let readerFinished = readerDone.flag.load(ordering: .sequentiallyConsistent)
+            #expect(!readerFinished, "the partition was made while the reader was still open")
+            #expect(try await database.count("SELECT count(*) FROM pg_class WHERE relname = $1", [future]) == 1)
+            for _ in 0..<5 { _ = try await client.pushRequest(clientID, secret: secret) }
+        }
+        try await reader.value
+        let attached = try await database.count(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'par_events'::regclass AND inhrelid = $1::regclass",
+            [future]
+        )
+        #expect(attached == 1, "the new table is a partition of the log")
+        try await runOnOwnThread { try postgres.stop() }
+    }
+}
+
+/// Set once the long reader has committed.
+final class ReaderDone: Sendable {
+    let flag = Atomic<Bool>(false)
 }
