@@ -25,4 +25,9 @@ final class RecentSet: Sendable {
             return true
         }
     }
+
+    /// Removes `key` (its place in the eviction order stays until it comes round, which is harmless).
+    func forget(_ key: String) {
+        _ = state.withLock { $0.members.remove(key) }
+    }
 }

@@ -194,7 +194,11 @@ public final class RequestLifecycle: Sendable {
     /// and off the request path. Unknown references are only counted: a flood of them must not become writes.
     private func recordRefusal(_ reason: RefusalReason, reference: RequestReference, clientID: String) {
         metrics.refusal(reason.rawValue)
-        guard reason != .unknown, recordedRefusals.insert(reference.requestIDHex + "/" + reason.rawValue), refusalWrites.allow() else {
+        let key = reference.requestIDHex + "/" + reason.rawValue
+        guard reason != .unknown, recordedRefusals.insert(key) else { return }
+        // Over the budget the refusal is only counted, and forgotten here so that a later one can still be recorded.
+        guard refusalWrites.allow() else {
+            recordedRefusals.forget(key)
             return
         }
         let logger = logger

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -152,7 +153,8 @@ import Testing
                 let connection = try PGConnection(url)
                 try connection.executeScript("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM par_events")
                 reading.continuation.yield()
-                Thread.sleep(forTimeInterval: 4)
+                // Open until the test has made the partition (a minute at most, if the creation waits for it).
+                _ = readerDone.release.wait(timeout: .now() + 60)
                 try connection.execute("COMMIT")
                 readerDone.flag.store(true, ordering: .sequentiallyConsistent)
             }
@@ -160,13 +162,13 @@ import Testing
         for await _ in reading.stream { break }
         let node = try await TestNodes.make(TestNodes.configuration(databaseURL: postgres.url, redisURL: nil))
         try await node.application().test(.router) { client in
-            // Created while the reader is open: with the old ACCESS EXCLUSIVE creation this waited for the reader
-            // until its 2 s lock_timeout and failed.
+            // Created while the reader is open: the old ACCESS EXCLUSIVE creation waited for the reader to end.
             try await node.postgres.ensurePartitions()
             let readerFinished = readerDone.flag.load(ordering: .sequentiallyConsistent)
             #expect(!readerFinished, "the partition was made while the reader was still open")
-            #expect(try await database.count("SELECT count(*) FROM pg_class WHERE relname = $1", [future]) == 1)
             for _ in 0..<5 { _ = try await client.pushRequest(clientID, secret: secret) }
+            readerDone.release.signal()
+            #expect(try await database.count("SELECT count(*) FROM pg_class WHERE relname = $1", [future]) == 1)
         }
         try await reader.value
         let attached = try await database.count(
@@ -181,4 +183,6 @@ import Testing
 /// Set once the long reader has committed.
 final class ReaderDone: Sendable {
     let flag = Atomic<Bool>(false)
+    /// Signalled by the test when the reader may end.
+    let release = DispatchSemaphore(value: 0)
 }

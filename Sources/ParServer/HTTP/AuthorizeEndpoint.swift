@@ -19,6 +19,8 @@ struct AuthorizeEndpoint: Sendable {
     /// Checks and makes binding cookies: a value no node issued never reaches the database.
     let bindingKey: UserAgentBinding.Key
     private static let maxBodySize = 16 * 1024
+    /// The `reason` of a refused binding cookie, which is then cleared.
+    private static let invalidBinding = "invalid_binding"
 
     func register<Context: RequestContext>(on router: Router<Context>) {
         router.get("authorize") { request, _ in await self.authorize(request) }
@@ -35,7 +37,7 @@ struct AuthorizeEndpoint: Sendable {
             let error = (error as? OAuthError) ?? OAuthError(.serverError, "The request could not be processed.", status: 500)
             metrics.authorize(error.reason ?? error.code.rawValue)
             var response = wantsJSON ? OAuthResponses.error(error) : ErrorPage.response(error)
-            if error.reason == "invalid_binding" { response.headers[.setCookie] = bindingCookie("", clear: true) }
+            if error.reason == Self.invalidBinding { response.headers[.setCookie] = bindingCookie("", clear: true) }
             return response
         }
     }
@@ -60,7 +62,7 @@ struct AuthorizeEndpoint: Sendable {
                 throw OAuthError(
                     .invalidRequest,
                     "The browser's binding cookie was not issued by this server; it has been cleared, retry.",
-                    reason: "invalid_binding"
+                    reason: Self.invalidBinding
                 )
             }
             cookie = valid
