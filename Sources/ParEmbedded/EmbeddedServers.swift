@@ -4,7 +4,7 @@ import Foundation
 /// A private server could not be started or stopped.
 public struct EmbeddedServerError: Error, CustomStringConvertible {
     public var description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }
 
 /// A private PostgreSQL server under a folder, from the system's packages (`postgresql`).
@@ -25,9 +25,19 @@ public final class EmbeddedPostgres: Sendable {
 
     /// Starts (creating if needed) a cluster in `directory/postgres`.
     ///
-    /// - Parameter settings: extra `-c name=value` server settings.
+    /// - Parameters:
+    ///   - settings: extra `-c name=value` server settings.
+    ///   - standbyOf: makes a new cluster a streaming-replication standby of this server (a base backup of it), which
+    ///     connects to it as `standbyName` — the name its `synchronous_standby_names` lists.
     @available(*, noasync, message: "blocking: call from a thread of its own")
-    public init(directory: String, port: Int? = nil, settings: [String: String] = [:], listensOnTCP: Bool = true) throws {
+    public init(
+        directory: String,
+        port: Int? = nil,
+        settings: [String: String] = [:],
+        listensOnTCP: Bool = true,
+        standbyOf primary: EmbeddedPostgres? = nil,
+        standbyName: String = "standby"
+    ) throws {
         guard let binDirectory = Self.findBinaries() else {
             throw EmbeddedServerError("PostgreSQL server binaries not found (apt-get install postgresql)")
         }
@@ -43,11 +53,25 @@ public final class EmbeddedPostgres: Sendable {
         if !FileManager.default.fileExists(atPath: data + "/PG_VERSION") {
             try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
             try Self.giveToPostgres(data)
-            try Self.runPostgresTool(
-                binDirectory + "/initdb",
-                ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"],
-                log: root + "/initdb.log"
-            )
+            if let primary {
+                // -R writes standby.signal and a primary_conninfo; the line appended after it names the standby.
+                try Self.runPostgresTool(
+                    binDirectory + "/pg_basebackup",
+                    ["-h", "127.0.0.1", "-p", String(primary.port), "-U", "postgres", "-D", data, "-X", "stream", "-R", "--no-sync", "--checkpoint=fast"],
+                    log: root + "/basebackup.log"
+                )
+                let conninfo = "host=127.0.0.1 port=\(primary.port) user=postgres application_name=\(standbyName)"
+                let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: data + "/postgresql.auto.conf"))
+                try handle.seekToEnd()
+                try handle.write(contentsOf: Data("primary_conninfo = '\(conninfo)'\n".utf8))
+                try handle.close()
+            } else {
+                try Self.runPostgresTool(
+                    binDirectory + "/initdb",
+                    ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"],
+                    log: root + "/initdb.log"
+                )
+            }
         }
         // A server left running by a process that died is stopped first.
         _ = try? Self.runPostgresTool(binDirectory + "/pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"], log: root + "/pg_ctl.log")
@@ -73,6 +97,34 @@ public final class EmbeddedPostgres: Sendable {
     @available(*, noasync, message: "blocking: call from a thread of its own")
     public func restart() throws {
         try Self.runPostgresTool(binDirectory + "/pg_ctl", startArguments, log: nil)
+    }
+
+    /// Promotes a standby to primary and waits until it accepts writes.
+    @available(*, noasync, message: "blocking: call from a thread of its own")
+    public func promote() throws {
+        try Self.runPostgresTool(binDirectory + "/pg_ctl", ["-D", dataDirectory, "-w", "-t", "60", "promote"], log: nil)
+    }
+
+    /// The server's processes: the postmaster (from `postmaster.pid`) and its children. Empty when it is not running.
+    public var processIDs: [Int32] {
+        guard let text = try? String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8),
+            let line = text.split(separator: "\n").first, let postmaster = pid_t(line), kill(postmaster, 0) == 0
+        else { return [] }
+        let children = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry -> pid_t? in
+            guard let pid = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
+            // The fields after the command name: state, then the parent's pid.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && pid_t(fields[1]) == postmaster ? pid : nil
+        }
+        return [postmaster] + children
+    }
+
+    /// Sends `signal` to every process of the server: `SIGSTOP` freezes it (connections stay open, nothing is
+    /// answered), `SIGCONT` thaws it, `SIGKILL` is the loss of its machine.
+    public func signalAll(_ signal: Int32) {
+        for pid in processIDs { kill(pid, signal) }
     }
 
     /// The newest `/usr/lib/postgresql/<version>/bin` that has `pg_ctl`.

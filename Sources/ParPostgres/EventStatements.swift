@@ -62,6 +62,7 @@ enum EventStatements {
         FROM input i
         LEFT JOIN inserted k ON k.day = i.day AND k.request_id = i.request_id AND k.slot = i.slot
         LEFT JOIN replayed r ON r.ord = i.ord
+        WHERE (SELECT parstore_in_time($13))
         ORDER BY i.ord
         """
 
@@ -108,6 +109,7 @@ enum EventStatements {
         FROM candidates c
         LEFT JOIN winners w ON w.day = c.day AND w.request_id = c.request_id
         LEFT JOIN consumed k ON k.day = c.day AND k.request_id = c.request_id
+        WHERE (SELECT parstore_in_time($5))
         ORDER BY c.ord
         """
 
@@ -158,37 +160,45 @@ enum EventStatements {
         FROM candidates c
         LEFT JOIN winners w ON w.day = c.day AND w.request_id = c.request_id
         LEFT JOIN loaded k ON k.day = c.day AND k.request_id = c.request_id
+        WHERE (SELECT parstore_in_time($8))
         ORDER BY c.ord
         """
 
     static let redeemTicketName = "parstore_redeem_ticket"
     /// The final consumption of a loaded request through its ticket, before the interaction deadline: the same
     /// arbiter as ``consume`` (one terminal event per request), keyed by the ticket's hash.
+    ///
+    /// Idempotent for one attempt within the interaction lifetime: an input carrying the attempt key (hash) of the
+    /// winning consumption — in this batch, or earlier (a redemption whose answer was lost) — is `consumed` too,
+    /// with the same request, and nothing more is written. Every other attempt is refused.
     static let redeemTicket = """
         WITH input AS (
-            SELECT t.day, decode(t.ticket, 'hex') AS ticket_hash, t.ord
-            FROM unnest($1::date[], $2::text[]) WITH ORDINALITY AS t(day, ticket, ord)
+            SELECT t.day, decode(t.ticket, 'hex') AS ticket_hash, decode(t.attempt, 'hex') AS attempt_hash, t.ord
+            FROM unnest($1::date[], $2::text[], $5::text[]) WITH ORDINALITY AS t(day, ticket, attempt, ord)
         ), candidates AS (
-            SELECT i.ord, i.day, i.ticket_hash, l.request_id, l.client_id, l.deadline, p.at AS pushed_at, p.payload,
-                   t.kind AS terminal, EXISTS (SELECT 1 FROM parstore_clients r WHERE r.client_id = l.client_id) AS registered
+            SELECT i.ord, i.day, i.ticket_hash, i.attempt_hash, l.request_id, l.client_id, l.deadline, p.at AS pushed_at,
+                   p.payload, t.kind AS terminal, t.attempt_hash AS terminal_attempt,
+                   EXISTS (SELECT 1 FROM parstore_clients r WHERE r.client_id = l.client_id) AS registered
             FROM input i
             LEFT JOIN par_events l ON l.day = i.day AND l.ticket_hash = i.ticket_hash AND l.slot = 1
             LEFT JOIN par_events p ON p.day = i.day AND p.request_id = l.request_id AND p.slot = 0
             LEFT JOIN par_events t ON t.day = i.day AND t.request_id = l.request_id AND t.slot = 2
         ), winners AS (
-            SELECT DISTINCT ON (day, request_id) ord, day, request_id, client_id, deadline, ticket_hash
+            SELECT DISTINCT ON (day, request_id) ord, day, request_id, client_id, deadline, ticket_hash, attempt_hash
             FROM candidates
             WHERE request_id IS NOT NULL AND registered AND deadline > now() AND terminal IS NULL
             ORDER BY day, request_id, ord
         ), consumed AS (
-            INSERT INTO par_events (day, request_id, slot, kind, client_id, deadline, node_id, ticket_hash)
-            SELECT day, request_id, 2, 'consumed', client_id, deadline, $3, ticket_hash FROM winners
+            INSERT INTO par_events (day, request_id, slot, kind, client_id, deadline, node_id, ticket_hash, attempt_hash)
+            SELECT day, request_id, 2, 'consumed', client_id, deadline, $3, ticket_hash, attempt_hash FROM winners
             ON CONFLICT (day, request_id, slot) DO NOTHING
             RETURNING day, request_id
         )
         SELECT CASE WHEN c.request_id IS NULL THEN 'unknown'
                     WHEN NOT c.registered THEN 'unregistered_client'
                     WHEN w.ord = c.ord AND k.request_id IS NOT NULL THEN 'consumed'
+                    WHEN k.request_id IS NOT NULL AND c.attempt_hash = w.attempt_hash THEN 'consumed'
+                    WHEN c.terminal = 'consumed' AND c.attempt_hash = c.terminal_attempt AND c.deadline > now() THEN 'consumed'
                     WHEN c.terminal = 'expired' THEN 'expired'
                     WHEN c.terminal IS NOT NULL THEN 'already_used'
                     WHEN c.deadline <= now() THEN 'expired'
@@ -200,6 +210,7 @@ enum EventStatements {
         FROM candidates c
         LEFT JOIN winners w ON w.day = c.day AND w.request_id = c.request_id
         LEFT JOIN consumed k ON k.day = c.day AND k.request_id = c.request_id
+        WHERE (SELECT parstore_in_time($4))
         ORDER BY c.ord
         """
 

@@ -9,17 +9,22 @@ import ParWorker
 public final class PostgresEventStore: Sendable {
     /// Connection settings.
     public struct Configuration: Sendable {
-        /// A libpq connection string or `postgresql://` URL.
+        /// A libpq connection string or `postgresql://` URL; with several hosts and
+        /// `target_session_attrs=read-write`, every connection finds the primary again after a failover.
         public var conninfo: String
         /// Written into every event this node appends.
         public var nodeID: String
         /// The most events written in one statement.
         public var maxBatchSize: Int
+        /// The longest a request waits for PostgreSQL, queued and running; also each session's
+        /// `statement_timeout` (twice its `lock_timeout`) and its TCP user timeout.
+        public var timeout: Duration
 
-        public init(conninfo: String, nodeID: String, maxBatchSize: Int = 1000) {
+        public init(conninfo: String, nodeID: String, maxBatchSize: Int = 1000, timeout: Duration = .seconds(10)) {
             self.conninfo = conninfo
             self.nodeID = nodeID
             self.maxBatchSize = maxBatchSize
+            self.timeout = timeout
         }
     }
 
@@ -36,33 +41,36 @@ public final class PostgresEventStore: Sendable {
     private let appender: BatchingWorker<PGConnection, EventRecord, AppendResult>
     private let arbiter: BatchingWorker<PGConnection, ConsumeRequest, RedemptionResult>
     private let loader: BatchingWorker<PGConnection, LoadRequest, LoadOutcome>
-    private let ticketArbiter: BatchingWorker<PGConnection, Ticket, RedemptionResult>
+    private let ticketArbiter: BatchingWorker<PGConnection, TicketRedemption, RedemptionResult>
     private let general: BatchingWorker<PGConnection, Query, PGRows>
     private let configuration: Configuration
 
     /// - Parameter batchObserver: told the size of every group-commit batch (appends and consumptions).
     public init(configuration: Configuration, batchObserver: (@Sendable (Int) -> Void)? = nil) {
         self.configuration = configuration
-        let conninfo = configuration.conninfo
+        let (conninfo, timeout) = (configuration.conninfo, configuration.timeout)
         let nodeID = configuration.nodeID
-        appender = Self.groupCommitWorker("append", configuration, batchObserver) { connection, records in
-            Self.append(records, nodeID: nodeID, on: connection)
+        appender = Self.groupCommitWorker("append", configuration, batchObserver) { connection, records, deadline in
+            Self.append(records, nodeID: nodeID, on: connection, deadline: deadline)
         }
-        arbiter = Self.groupCommitWorker("arbiter", configuration, batchObserver) { connection, requests in
-            Self.consume(requests, nodeID: nodeID, on: connection)
+        arbiter = Self.groupCommitWorker("arbiter", configuration, batchObserver) { connection, requests, deadline in
+            Self.consume(requests, nodeID: nodeID, on: connection, deadline: deadline)
         }
-        loader = Self.groupCommitWorker("load", configuration, batchObserver) { connection, loads in
-            Self.load(loads, nodeID: nodeID, on: connection)
+        loader = Self.groupCommitWorker("load", configuration, batchObserver) { connection, loads, deadline in
+            Self.load(loads, nodeID: nodeID, on: connection, deadline: deadline)
         }
-        ticketArbiter = Self.groupCommitWorker("ticket", configuration, batchObserver) { connection, tickets in
-            Self.redeem(tickets, nodeID: nodeID, on: connection)
+        ticketArbiter = Self.groupCommitWorker("ticket", configuration, batchObserver) { connection, tickets, deadline in
+            Self.redeem(tickets, nodeID: nodeID, on: connection, deadline: deadline)
         }
         general = BatchingWorker(
             name: "pg-general",
             maxBatchSize: 16,
-            connect: { try PGConnection(conninfo, applicationName: "parstore") },
-            process: { connection, queries in
-                queries.map { query in Result { () throws(PGError) in try connection.execute(query.sql, query.parameters) } }
+            timeout: timeout,
+            connect: { try PGConnection(conninfo, applicationName: "parstore", timeout: timeout) },
+            process: { connection, queries, deadline in
+                queries.map { query in
+                    Result { () throws(PGError) in try connection.execute(query.sql, query.parameters, deadline: deadline) }
+                }
             }
         )
     }
@@ -75,12 +83,13 @@ public final class PostgresEventStore: Sendable {
         _ batchObserver: (@Sendable (Int) -> Void)?,
         process: @escaping BatchingWorker<PGConnection, Request, Response>.Process
     ) -> BatchingWorker<PGConnection, Request, Response> {
-        let conninfo = configuration.conninfo
+        let (conninfo, timeout) = (configuration.conninfo, configuration.timeout)
         return BatchingWorker(
             name: "pg-" + name,
             maxBatchSize: configuration.maxBatchSize,
+            timeout: timeout,
             batchObserver: batchObserver,
-            connect: { try openHotPathConnection(conninfo, applicationName: "parstore-" + name) },
+            connect: { try openHotPathConnection(conninfo, applicationName: "parstore-" + name, timeout: timeout) },
             process: process
         )
     }
@@ -88,10 +97,11 @@ public final class PostgresEventStore: Sendable {
     /// Opens a connection as the hot-path workers do: planner settings for key lookups only, then the hot-path
     /// statements (`parstore_append`, `parstore_consume`, `parstore_load`, `parstore_redeem_ticket`) prepared.
     @available(*, noasync, message: "blocking: call from a worker thread")
-    public static func openHotPathConnection(_ conninfo: String, applicationName: String) throws(PGError) -> PGConnection {
-        let connection = try PGConnection(conninfo, applicationName: applicationName)
-        _ = try connection.execute(EventStatements.lookupSession)
-        for (name, sql) in EventStatements.prepared { try connection.prepare(name, sql) }
+    public static func openHotPathConnection(_ conninfo: String, applicationName: String, timeout: Duration? = nil) throws(PGError) -> PGConnection {
+        let connection = try PGConnection(conninfo, applicationName: applicationName, timeout: timeout)
+        let deadline = timeout.map { ContinuousClock.now + $0 }
+        _ = try connection.execute(EventStatements.lookupSession, deadline: deadline)
+        for (name, sql) in EventStatements.prepared { try connection.prepare(name, sql, deadline: deadline) }
         return connection
     }
 
@@ -122,15 +132,16 @@ public final class PostgresEventStore: Sendable {
     /// Loads a request for a user agent; resumes once the `loaded` event (if any) is committed.
     public func load(_ request: LoadRequest) async throws -> LoadResult {
         // A lost race is decided by the winner's row, which a statement started before its commit cannot see.
+        let deadline = ContinuousClock.now + configuration.timeout
         for _ in 0..<5 {
-            if case .decided(let result) = try await loader.submit(request) { return result }
+            if case .decided(let result) = try await loader.submit(request, deadline: deadline) { return result }
         }
         throw PGError(sqlState: "40001", message: "the load kept losing races")
     }
 
     /// Consumes a loaded request through its ticket; resumes once the outcome is committed.
-    public func redeem(_ ticket: Ticket) async throws -> RedemptionResult {
-        try await ticketArbiter.submit(ticket)
+    public func redeem(_ redemption: TicketRedemption) async throws -> RedemptionResult {
+        try await ticketArbiter.submit(redemption)
     }
 
     /// The request behind a ticket, or why there is none; changes nothing.
@@ -211,13 +222,24 @@ public final class PostgresEventStore: Sendable {
     }
 
     @available(*, noasync)
-    private static func append(_ records: [EventRecord], nodeID: String, on connection: PGConnection) -> [Result<AppendResult, any Error>] {
-        isolating(records[...], on: connection) { (records) throws(PGError) in try appendBatch(records, nodeID: nodeID, on: connection) }
+    private static func append(
+        _ records: [EventRecord],
+        nodeID: String,
+        on connection: PGConnection,
+        deadline: ContinuousClock.Instant
+    ) -> [Result<AppendResult, any Error>] {
+        isolating(records[...], on: connection) { (records) throws(PGError) in
+            try appendBatch(records, nodeID: nodeID, on: connection, deadline: deadline)
+        }
     }
 
     @available(*, noasync)
-    private static func appendBatch(_ records: ArraySlice<EventRecord>, nodeID: String, on connection: PGConnection) throws(PGError) -> [AppendResult]
-    {
+    private static func appendBatch(
+        _ records: ArraySlice<EventRecord>,
+        nodeID: String,
+        on connection: PGConnection,
+        deadline: ContinuousClock.Instant
+    ) throws(PGError) -> [AppendResult] {
         var uses: (ord: [String?], position: [String?], day: [String?], hash: [String?]) = ([], [], [], [])
         for (ord, record) in records.enumerated() {
             for (position, use) in record.singleUse.enumerated() {
@@ -242,7 +264,9 @@ public final class PostgresEventStore: Sendable {
                 PostgresArray.literal(uses.position),
                 PostgresArray.literal(uses.day),
                 PostgresArray.literal(uses.hash),
-            ]
+                String(connection.serverMillis(at: deadline)),
+            ],
+            deadline: deadline
         )
         return rows.rows.map { row in
             AppendResult(
@@ -255,7 +279,12 @@ public final class PostgresEventStore: Sendable {
     }
 
     @available(*, noasync)
-    private static func consume(_ requests: [ConsumeRequest], nodeID: String, on connection: PGConnection) -> [Result<RedemptionResult, any Error>] {
+    private static func consume(
+        _ requests: [ConsumeRequest],
+        nodeID: String,
+        on connection: PGConnection,
+        deadline: ContinuousClock.Instant
+    ) -> [Result<RedemptionResult, any Error>] {
         isolating(requests[...], on: connection) { (requests) throws(PGError) in
             let rows = try connection.executePrepared(
                 EventStatements.consumeName,
@@ -264,14 +293,21 @@ public final class PostgresEventStore: Sendable {
                     PostgresArray.literal(requests.map { Secret.hex($0.requestID) }),
                     PostgresArray.literal(requests.map { $0.clientID }),
                     nodeID,
-                ]
+                    String(connection.serverMillis(at: deadline)),
+                ],
+                deadline: deadline
             )
             return zip(requests, rows.rows).map { request, row in RedemptionResult(arbiterRow: row, clientID: request.clientID) }
         }
     }
 
     @available(*, noasync)
-    private static func load(_ requests: [LoadRequest], nodeID: String, on connection: PGConnection) -> [Result<LoadOutcome, any Error>] {
+    private static func load(
+        _ requests: [LoadRequest],
+        nodeID: String,
+        on connection: PGConnection,
+        deadline: ContinuousClock.Instant
+    ) -> [Result<LoadOutcome, any Error>] {
         isolating(requests[...], on: connection) { (requests) throws(PGError) in
             let rows = try connection.executePrepared(
                 EventStatements.loadName,
@@ -283,7 +319,9 @@ public final class PostgresEventStore: Sendable {
                     PostgresArray.literal(requests.map { Secret.hex($0.ticket.hash) }),
                     PostgresArray.literal(requests.map { String($0.interactionLifetime.milliseconds) }),
                     nodeID,
-                ]
+                    String(connection.serverMillis(at: deadline)),
+                ],
+                deadline: deadline
             )
             return zip(requests, rows.rows).map { request, row -> LoadOutcome in
                 switch row[0] {
@@ -297,11 +335,23 @@ public final class PostgresEventStore: Sendable {
     }
 
     @available(*, noasync)
-    private static func redeem(_ tickets: [Ticket], nodeID: String, on connection: PGConnection) -> [Result<RedemptionResult, any Error>] {
-        isolating(tickets[...], on: connection) { (tickets) throws(PGError) in
+    private static func redeem(
+        _ redemptions: [TicketRedemption],
+        nodeID: String,
+        on connection: PGConnection,
+        deadline: ContinuousClock.Instant
+    ) -> [Result<RedemptionResult, any Error>] {
+        isolating(redemptions[...], on: connection) { (redemptions) throws(PGError) in
             let rows = try connection.executePrepared(
                 EventStatements.redeemTicketName,
-                [PostgresArray.literal(tickets.map { $0.day.description }), PostgresArray.literal(tickets.map { Secret.hex($0.hash) }), nodeID]
+                [
+                    PostgresArray.literal(redemptions.map { $0.ticket.day.description }),
+                    PostgresArray.literal(redemptions.map { Secret.hex($0.ticket.hash) }),
+                    nodeID,
+                    String(connection.serverMillis(at: deadline)),
+                    PostgresArray.literal(redemptions.map { $0.attemptHash.map(Secret.hex) }),
+                ],
+                deadline: deadline
             )
             return rows.rows.map { row in RedemptionResult(arbiterRow: row, clientID: row[4] ?? "") }
         }
@@ -327,9 +377,10 @@ extension RedemptionResult {
 }
 
 extension Error {
-    /// Whether the error means PostgreSQL could not be reached (answer 503, fail closed).
+    /// Whether the error means PostgreSQL could not be reached or not in time (answer 503, fail closed): the
+    /// server's or the connection's failure, or the worker's (shutting down, over its queue, past the deadline).
     public var isUnavailable: Bool {
         if let error = self as? PGError { return error.isUnavailable }
-        return self as? WorkerError == .shutDown
+        return self is WorkerError
     }
 }

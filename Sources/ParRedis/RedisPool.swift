@@ -25,7 +25,7 @@ public final class RedisPool: Sendable {
                     }
                     return connection
                 },
-                process: { connection, commands in
+                process: { connection, commands, _ in  // every reply has the connection's own timeout
                     connection.pipeline(commands).map { $0.mapError { $0 as any Error } }
                 }
             )

@@ -3,8 +3,13 @@ public import ParCore
 /// Everything a node needs, in one value. The command-line tool builds it from flags and `PARSTORE_*`
 /// environment variables; nothing else reads the environment.
 public struct NodeConfiguration: Sendable {
-    /// A libpq connection string or `postgresql://` URL (`PARSTORE_DATABASE_URL`).
+    /// A libpq connection string or `postgresql://` URL (`PARSTORE_DATABASE_URL`). Several hosts with
+    /// `target_session_attrs=read-write` (`postgresql://a:5432,b:5432/parstore?target_session_attrs=read-write`)
+    /// follow the primary across a failover, without a restart.
     public var databaseURL: String
+    /// The longest a request waits for PostgreSQL before it is answered 503 (`PARSTORE_DATABASE_TIMEOUT`); also
+    /// each session's statement timeout. Default 10 s: a browser and an authorization server wait no longer.
+    public var databaseTimeout: Duration = .seconds(10)
     /// `redis://host:port[/db]` (`PARSTORE_REDIS_URL`); `nil` runs on PostgreSQL alone.
     public var redisURL: String?
     /// The address to listen on (`PARSTORE_HOST`). Default `127.0.0.1`.
@@ -135,6 +140,9 @@ public struct NodeConfiguration: Sendable {
         }
         guard sweepInterval >= .milliseconds(100), sweepInterval <= .seconds(3600) else {
             throw ConfigurationError("PARSTORE_SWEEP_INTERVAL must be between 0.1 second and 1 hour")
+        }
+        guard databaseTimeout >= .milliseconds(500), databaseTimeout <= .seconds(600) else {
+            throw ConfigurationError("PARSTORE_DATABASE_TIMEOUT must be between 0.5 second and 10 minutes")
         }
         guard unauthenticatedRate >= 1 else { throw ConfigurationError("PARSTORE_UNAUTHENTICATED_RATE must be at least 1") }
         let limits = connectionLimits

@@ -42,7 +42,12 @@ public struct ParStoreNode: Sendable {
         self.metrics = metrics
         self.clients = ClientDirectory()
         self.postgres = PostgresEventStore(
-            configuration: .init(conninfo: configuration.databaseURL, nodeID: configuration.nodeID, maxBatchSize: configuration.maxBatchSize),
+            configuration: .init(
+                conninfo: configuration.databaseURL,
+                nodeID: configuration.nodeID,
+                maxBatchSize: configuration.maxBatchSize,
+                timeout: configuration.databaseTimeout
+            ),
             batchObserver: { metrics.groupCommitBatch.record(Double($0)) }
         )
         let redis = redisEndpoint.map { endpoint in

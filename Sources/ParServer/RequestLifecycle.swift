@@ -154,13 +154,15 @@ public final class RequestLifecycle: Sendable {
         return result
     }
 
-    /// Consumes a loaded request through its ticket: exactly one call ever gets `.redeemed` for a request.
+    /// Consumes a loaded request through its ticket: exactly one attempt ever gets `.redeemed` for a request; the
+    /// same attempt (`attemptKey`) asked again gets it again, within the interaction lifetime.
     ///
-    /// - Throws: 503 `temporarily_unavailable` when PostgreSQL cannot be reached (fail closed).
-    public func redeem(ticket text: String) async throws(OAuthError) -> RedemptionResult {
+    /// - Throws: 503 `temporarily_unavailable` when PostgreSQL cannot be reached or its answer is lost (fail
+    ///   closed: the outcome is unknown, and a retry with the same attempt key tells it).
+    public func redeem(ticket text: String, attemptKey: String? = nil) async throws(OAuthError) -> RedemptionResult {
         guard let ticket = Ticket(text) else { return .refused(.unknown) }
         do {
-            return try await postgres.redeem(ticket)
+            return try await postgres.redeem(TicketRedemption(ticket: ticket, attemptKey: attemptKey))
         } catch {
             throw storeFailure(error, operation: "redeem-ticket")
         }

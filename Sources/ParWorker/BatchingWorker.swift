@@ -18,6 +18,10 @@ public protocol WorkerConnection: AnyObject, SendableMetatype {
 public enum WorkerError: Error, Sendable, Equatable {
     /// The worker is shutting down and takes no more requests.
     case shutDown
+    /// The request's deadline passed while it was queued: it was never sent.
+    case deadlineExceeded
+    /// The queue is full (the server is slower than the requests arrive): the request was not queued.
+    case overloaded
 }
 
 /// Owns one blocking connection (libpq, hiredis) on a dedicated OS thread and serves async callers in batches.
@@ -34,9 +38,16 @@ public enum WorkerError: Error, Sendable, Equatable {
 /// The connection is made lazily and made again after it breaks. While the server is unreachable, connection
 /// attempts are spaced by `reconnectInterval`; requests arriving in between fail at once with the last error,
 /// so callers learn quickly that the backing store is down.
+///
+/// Every wait is bounded. Each request carries a deadline (`timeout` after it was submitted, unless the caller
+/// gives one); the queue holds at most `maxQueued` requests. A request whose deadline passes while it is queued is
+/// failed with ``WorkerError/deadlineExceeded`` — by the thread before a batch is sent, or by a sweeper while the
+/// thread is blocked on a stalled server — so it is never sent afterwards. `process` is given the batch's earliest
+/// deadline and must not wait beyond it.
 public final class BatchingWorker<Connection: WorkerConnection, Request: Sendable, Response: Sendable>: Sendable {
-    /// Runs one batch on the connection and returns exactly one result per request, in order.
-    public typealias Process = @Sendable (Connection, [Request]) -> [Result<Response, any Error>]
+    /// Runs one batch on the connection, waiting for the server no later than the deadline (the batch's earliest),
+    /// and returns exactly one result per request, in order.
+    public typealias Process = @Sendable (Connection, [Request], ContinuousClock.Instant) -> [Result<Response, any Error>]
 
     /// Who is told a request's result: a suspended caller, or a callback (``enqueue(_:completion:)``).
     private enum Completion: Sendable {
@@ -54,6 +65,7 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     private struct Pending {
         var request: Request
         var completion: Completion
+        var deadline: ContinuousClock.Instant
         /// The event loop a suspended caller is resumed on; `nil` resumes it on the worker's thread.
         var home: (any EventLoop)? = nil
     }
@@ -66,11 +78,13 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
         var exitWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    private enum SubmitAction { case none, wake, reject }
+    private enum SubmitAction { case none, wake, reject(WorkerError) }
 
     private let state = Mutex(State())
     private let wakeUp = DispatchSemaphore(value: 0)
     private let maxBatchSize: Int
+    private let maxQueued: Int
+    private let timeout: Duration
     private let reconnectInterval: Duration
     private let connect: @Sendable () throws -> Connection
     private let process: Process
@@ -82,11 +96,15 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     ///   - name: the thread's name, seen in debuggers and `top -H` (set from the thread itself: given to Foundation's
     ///     `Thread` before `start()`, it never reached the OS thread on Linux).
     ///   - maxBatchSize: the most requests sent in one round trip.
+    ///   - maxQueued: the most requests waiting for a batch; more are refused with ``WorkerError/overloaded``.
+    ///   - timeout: how long a request may wait, from its submission to its result, unless its caller gives a deadline.
     ///   - reconnectInterval: the least time between two connection attempts while the server is unreachable.
     ///   - batchObserver: told the size of every batch run (for metrics).
     public init(
         name: String,
         maxBatchSize: Int = 1000,
+        maxQueued: Int? = nil,
+        timeout: Duration = .seconds(10),
         reconnectInterval: Duration = .milliseconds(250),
         batchObserver: (@Sendable (Int) -> Void)? = nil,
         connect: @escaping @Sendable () throws -> Connection,
@@ -94,6 +112,8 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     ) {
         precondition(maxBatchSize > 0)
         self.maxBatchSize = maxBatchSize
+        self.maxQueued = maxQueued ?? 8 * maxBatchSize
+        self.timeout = timeout
         self.reconnectInterval = reconnectInterval
         self.batchObserver = batchObserver
         self.connect = connect
@@ -102,28 +122,40 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
             Thread.current.name = name
             self.threadMain()
         }.start()
+        OverdueSweeper.shared.watch(self)
     }
 
     /// Enqueues one request and suspends until its batch has run.
     ///
-    /// - Throws: the request's own error, the connection error while the server is unreachable, or
-    ///   ``WorkerError/shutDown`` after ``shutdown()`` began.
-    public func submit(_ request: Request) async throws -> Response {
-        try await withUnsafeThrowingContinuation { continuation in
-            add(Pending(request: request, completion: .continuation(continuation), home: MultiThreadedEventLoopGroup.currentEventLoop))
+    /// - Parameter deadline: when the caller stops waiting; `timeout` from now when `nil`.
+    /// - Throws: the request's own error, the connection error while the server is unreachable,
+    ///   ``WorkerError/deadlineExceeded`` or ``WorkerError/overloaded``, or ``WorkerError/shutDown`` after
+    ///   ``shutdown()`` began.
+    public func submit(_ request: Request, deadline: ContinuousClock.Instant? = nil) async throws -> Response {
+        let deadline = deadline ?? .now + timeout
+        return try await withUnsafeThrowingContinuation { continuation in
+            add(
+                Pending(
+                    request: request,
+                    completion: .continuation(continuation),
+                    deadline: deadline,
+                    home: MultiThreadedEventLoopGroup.currentEventLoop
+                )
+            )
         }
     }
 
     /// Enqueues one request without waiting for it: `completion` is called on the worker's thread once its batch
-    /// has run, or at once with ``WorkerError/shutDown`` when the worker is shutting down (it must be quick). Requests keep their order: one enqueued before another `submit` on the same
-    /// worker is sent before it.
+    /// has run (or on the sweeper's when its deadline passed first), or at once when the worker refuses it; it must
+    /// be quick. Requests keep their order: one enqueued before another `submit` on the same worker is sent before it.
     public func enqueue(_ request: Request, completion: @escaping @Sendable (Result<Response, any Error>) -> Void) {
-        add(Pending(request: request, completion: .callback(completion)))
+        add(Pending(request: request, completion: .callback(completion), deadline: .now + timeout))
     }
 
     private func add(_ pending: Pending) {
         let action = state.withLock { state -> SubmitAction in
-            if state.isShuttingDown { return .reject }
+            if state.isShuttingDown { return .reject(.shutDown) }
+            if state.queue.count >= maxQueued { return .reject(.overloaded) }
             state.queue.append(pending)
             if state.threadIsWaiting {
                 state.threadIsWaiting = false
@@ -132,7 +164,7 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
             return .none
         }
         switch action {
-        case .reject: pending.completion(.failure(WorkerError.shutDown))
+        case .reject(let error): pending.completion(.failure(error))
         case .wake: wakeUp.signal()
         case .none: break
         }
@@ -151,18 +183,41 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
         }
     }
 
+    /// The next batch: the requests queued so far whose deadline has not passed (the others are failed here, never
+    /// sent); `[]` when the thread should wait, `nil` when it should exit.
     private func nextBatch() -> [Pending]? {
-        state.withLock { state in
+        let (batch, overdue) = state.withLock { state -> ([Pending]?, [Pending]) in
             if state.queue.isEmpty {
-                if state.isShuttingDown { return nil }
+                if state.isShuttingDown { return (nil, []) }
                 state.threadIsWaiting = true
-                return []
+                return ([], [])
             }
             let count = min(state.queue.count, maxBatchSize)
-            let batch = Array(state.queue.prefix(count))
+            let taken = state.queue.prefix(count)
             state.queue.removeFirst(count)
-            return batch
+            let now = ContinuousClock.now
+            var batch: [Pending] = []
+            var overdue: [Pending] = []
+            batch.reserveCapacity(count)
+            for pending in taken {
+                if pending.deadline > now { batch.append(pending) } else { overdue.append(pending) }
+            }
+            return (batch, overdue)
         }
+        if !overdue.isEmpty { deliver(overdue.map { _ in .failure(WorkerError.deadlineExceeded) }, to: overdue) }
+        guard let batch, batch.isEmpty, !overdue.isEmpty else { return batch }
+        return nextBatch()  // everything taken was overdue: look again rather than wait
+    }
+
+    /// Fails the queued requests, from the front, whose deadline has passed. Called by the sweeper, so that callers
+    /// get their answer on time while the thread is blocked on a server that does not answer.
+    fileprivate func failOverdue(now: ContinuousClock.Instant) {
+        let overdue = state.withLock { state -> [Pending] in
+            var overdue: [Pending] = []
+            while let first = state.queue.first, first.deadline <= now { overdue.append(state.queue.removeFirst()) }
+            return overdue
+        }
+        if !overdue.isEmpty { deliver(overdue.map { _ in .failure(WorkerError.deadlineExceeded) }, to: overdue) }
     }
 
     private func threadMain() {
@@ -193,7 +248,8 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
                 }
             }
             batchObserver?(batch.count)
-            let results = process(live, batch.map { $0.request })  // a closure: a key path here is built at run time, generically
+            let deadline = batch.lazy.map { $0.deadline }.min()!
+            let results = process(live, batch.map { $0.request }, deadline)  // a closure: a key path here is built at run time, generically
             precondition(results.count == batch.count, "a batch must yield one result per request")
             deliver(results, to: batch)
         }
@@ -225,6 +281,40 @@ extension BatchingWorker {
         for (loop, deliveries) in byLoop {
             loop.execute { for (completion, result) in deliveries { completion(result) } }
         }
+    }
+}
+
+/// One thread for the whole process that, ten times a second, fails the overdue requests at the front of every
+/// worker's queue (``BatchingWorker`` is generic, so the workers are watched through this protocol).
+private protocol OverdueFailing: AnyObject, Sendable {
+    func failOverdue(now: ContinuousClock.Instant)
+}
+
+extension BatchingWorker: OverdueFailing {}
+
+private final class OverdueSweeper: Sendable {
+    static let shared = OverdueSweeper()
+
+    private struct Watched { weak var worker: (any OverdueFailing)? }
+    private let watched = Mutex<[Watched]>([])
+
+    private init() {
+        Thread { [self] in
+            Thread.current.name = "overdue-sweeper"
+            while true {
+                Thread.sleep(forTimeInterval: 0.1)
+                let workers = watched.withLock { watched in
+                    watched.removeAll { $0.worker == nil }
+                    return watched.compactMap(\.worker)
+                }
+                let now = ContinuousClock.now
+                for worker in workers { worker.failOverdue(now: now) }
+            }
+        }.start()
+    }
+
+    func watch(_ worker: some OverdueFailing) {
+        watched.withLock { $0.append(Watched(worker: worker)) }
     }
 }
 

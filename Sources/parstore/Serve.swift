@@ -115,6 +115,12 @@ struct Serve: AsyncParsableCommand {
         help: "Seconds a kept-alive connection may wait for its next request. Env: PARSTORE_IDLE_TIMEOUT. Default: 60."
     )
     var idleTimeout: Double?
+    @Option(
+        name: .customLong("database-timeout"),
+        help:
+            "Seconds a request may wait for PostgreSQL (queued and running) before it is answered 503; also the sessions' statement timeout. Env: PARSTORE_DATABASE_TIMEOUT. Default: 10."
+    )
+    var databaseTimeout: Double?
     @Option(name: .customLong("max-connections"), help: "Most connections open at once per node. Env: PARSTORE_MAX_CONNECTIONS. Default: 4096.")
     var maxConnections: Int?
     @Option(name: .customLong("data-dir"), help: "Folder of the embedded servers. Env: PARSTORE_DATA_DIR. Default: .parstore.")
@@ -174,6 +180,7 @@ struct Serve: AsyncParsableCommand {
         if let timeout = try Settings.seconds(headerTimeout, "PARSTORE_HEADER_TIMEOUT") { configuration.connectionLimits.headerTimeout = timeout }
         if let timeout = try Settings.seconds(bodyTimeout, "PARSTORE_BODY_TIMEOUT") { configuration.connectionLimits.bodyTimeout = timeout }
         if let timeout = try Settings.seconds(idleTimeout, "PARSTORE_IDLE_TIMEOUT") { configuration.connectionLimits.idleTimeout = timeout }
+        if let timeout = try Settings.seconds(databaseTimeout, "PARSTORE_DATABASE_TIMEOUT") { configuration.databaseTimeout = timeout }
         if let count = try Settings.integer(maxConnections, "PARSTORE_MAX_CONNECTIONS") { configuration.connectionLimits.maxConnections = count }
         configuration.tokenEndpoint = Settings.value(tokenEndpoint, "PARSTORE_TOKEN_ENDPOINT")
         configuration.mtlsPushEndpoint = Settings.value(mtlsPushEndpoint, "PARSTORE_MTLS_PAR_ENDPOINT")

@@ -106,10 +106,10 @@ import Testing
         let day = "'\(today)'"
         let executions = [
             "parstore_append(ARRAY[\(day)]::date[], ARRAY['00'], ARRAY[1]::smallint[], ARRAY['loaded'], ARRAY['c'], ARRAY[NULL]::bigint[], 'n', "
-                + "ARRAY['{}']::jsonb[], ARRAY[1]::bigint[], ARRAY[0], ARRAY[\(day)]::date[], ARRAY['00'])",
-            "parstore_consume(ARRAY[\(day)]::date[], ARRAY['00'], ARRAY['c'], 'n')",
-            "parstore_load(ARRAY[\(day)]::date[], ARRAY['00'], ARRAY['c'], ARRAY['00'], ARRAY['00'], ARRAY[60000]::bigint[], 'n')",
-            "parstore_redeem_ticket(ARRAY[\(day)]::date[], ARRAY['00'], 'n')",
+                + "ARRAY['{}']::jsonb[], ARRAY[1]::bigint[], ARRAY[0], ARRAY[\(day)]::date[], ARRAY['00'], NULL)",
+            "parstore_consume(ARRAY[\(day)]::date[], ARRAY['00'], ARRAY['c'], 'n', NULL)",
+            "parstore_load(ARRAY[\(day)]::date[], ARRAY['00'], ARRAY['c'], ARRAY['00'], ARRAY['00'], ARRAY[60000]::bigint[], 'n', NULL)",
+            "parstore_redeem_ticket(ARRAY[\(day)]::date[], ARRAY['00'], 'n', NULL, ARRAY[NULL])",
         ]
         let plans = try await runOnOwnThread(name: "test-plans") {
             let connection = try PostgresEventStore.openHotPathConnection(url, applicationName: "plan-test")

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import ParEmbedded
@@ -156,15 +157,12 @@ extension TestClientProtocol {
         )
     }
 
-    /// `POST /v1/redeem` with a ticket.
-    func redeem(ticket: String) async throws -> TestResponse {
+    /// `POST /v1/redeem` with a ticket, and the attempt's `Idempotency-Key` if given.
+    func redeem(ticket: String, attemptKey: String? = nil) async throws -> TestResponse {
         let body = try JSONSerialization.data(withJSONObject: ["ticket": ticket])
-        return try await execute(
-            uri: "/v1/redeem",
-            method: .post,
-            headers: [.contentType: "application/json", .authorization: "Bearer \(TestNodes.apiKey)"],
-            body: ByteBuffer(bytes: body)
-        )
+        var headers: HTTPFields = [.contentType: "application/json", .authorization: "Bearer \(TestNodes.apiKey)"]
+        if let attemptKey { headers[HTTPField.Name("Idempotency-Key")!] = attemptKey }
+        return try await execute(uri: "/v1/redeem", method: .post, headers: headers, body: ByteBuffer(bytes: body))
     }
 
     /// `GET /v1/tickets/{ticket}`.

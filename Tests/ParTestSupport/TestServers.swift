@@ -52,6 +52,31 @@ public actor TestServers {
         }
     }
 
+    /// A migrated primary and a hot standby streaming from it, which the primary waits for at every commit
+    /// (`synchronous_standby_names = 'ANY 1 (standby)'`, `synchronous_commit = on`): what ParStore's production
+    /// topology asks for. Returns once the standby is synchronous.
+    public static func replicatedPostgres(named name: String) async throws -> (primary: EmbeddedPostgres, standby: EmbeddedPostgres) {
+        let (primaryRoot, standbyRoot) = (root(named: name + "-primary"), root(named: name + "-standby"))
+        return try await runOnOwnThread(name: "test-postgres") {
+            let primary = try EmbeddedPostgres(directory: primaryRoot)
+            stopAtExit(postgres: primary, redis: nil)
+            let connection = try PGConnection(primary.url)
+            _ = try Migrator(directory: migrationsDirectory).apply(on: connection)
+            let standby = try EmbeddedPostgres(directory: standbyRoot, standbyOf: primary, standbyName: "standby")
+            stopAtExit(postgres: standby, redis: nil)
+            try connection.execute("ALTER SYSTEM SET synchronous_standby_names = 'ANY 1 (standby)'")
+            try connection.execute("SELECT pg_reload_conf()")
+            let deadline = ContinuousClock.now + .seconds(60)
+            while try connection.execute("SELECT 1 FROM pg_stat_replication WHERE application_name = 'standby' AND sync_state = 'quorum'")
+                .rows.isEmpty
+            {
+                guard ContinuousClock.now < deadline else { throw EmbeddedServerError("the standby never became synchronous") }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            return (primary, standby)
+        }
+    }
+
     /// A private Redis server of the caller's own (for tests that stop it).
     public static func privateRedis(named name: String, port: Int? = nil) async throws -> EmbeddedRedis {
         let root = root(named: name)

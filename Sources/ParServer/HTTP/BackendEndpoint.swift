@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import ParCore
 import Prometheus
@@ -10,6 +11,9 @@ struct BackendEndpoint: Sendable {
     let metrics: NodeMetrics
     private let apiKeyHash: [UInt8]
     private static let maxBodySize = 16 * 1024
+    /// The authorization server's key for one redemption attempt (IETF httpapi Idempotency-Key): with a ticket, the
+    /// same attempt asked again — its answer lost to a dropped connection or a 503 — gets the same request again.
+    private static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
     /// One decoder for every redemption (it keeps no state between calls); building one per call showed in profiles.
     private static let decoder = JSONDecoder()
 
@@ -63,7 +67,11 @@ struct BackendEndpoint: Sendable {
             let refusalCode: OAuthError.Code
             switch (input?.ticket, input?.client_id, input?.request_uri) {
             case (let ticket?, nil, nil):
-                result = try await lifecycle.redeem(ticket: ticket)
+                let attemptKey = request.headers[Self.idempotencyKey]
+                if let attemptKey, !TicketRedemption.isValidAttemptKey(attemptKey) {
+                    throw OAuthError.invalidRequest("The Idempotency-Key must be 1 to 255 visible ASCII characters.")
+                }
+                result = try await lifecycle.redeem(ticket: ticket, attemptKey: attemptKey)
                 refusalCode = .invalidTicket
             case (nil, let clientID?, let requestURI?):
                 // Checked like a registered id before Redis or PostgreSQL see it: a removed client's requests are dead.
