@@ -135,10 +135,10 @@ public final class EmbeddedPostgres: Sendable {
             .first { FileManager.default.isExecutableFile(atPath: $0 + "/pg_ctl") }
     }
 
-    private static var isRoot: Bool { getuid() == 0 }
+    static var isRoot: Bool { getuid() == 0 }
 
     /// Makes `paths` the server's alone: mode 0700, owned by `postgres` when running as root.
-    private static func giveToPostgres(_ paths: String...) throws {
+    static func giveToPostgres(_ paths: String...) throws {
         for path in paths {
             if isRoot { try runProcess("/bin/chown", ["postgres:postgres", path], log: nil) }
             try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: path)
@@ -146,7 +146,7 @@ public final class EmbeddedPostgres: Sendable {
     }
 
     @discardableResult
-    private static func runPostgresTool(_ tool: String, _ arguments: [String], log: String?) throws -> Int32 {
+    static func runPostgresTool(_ tool: String, _ arguments: [String], log: String?) throws -> Int32 {
         if isRoot {
             return try runProcess("/usr/sbin/runuser", ["-u", "postgres", "--", tool] + arguments, log: log)
         }

@@ -122,22 +122,48 @@ import Testing
         try await runOnOwnThread { try postgres.stop() }
     }
 
-    /// Two nodes reach a primary and its synchronous standby through one multi-host URL
-    /// (`target_session_attrs=read-write`). Pushes and redemptions run on both while the primary is killed
-    /// (`kill -9` of every process: the loss of its machine) and the standby promoted. Every request answered 201
-    /// before the kill is still there and redeemable exactly once; every redemption acknowledged before the kill is
-    /// still a consumption; no request is redeemed twice over the whole run; nothing answers 500; and both nodes
-    /// serve again after the promotion without a restart.
+    /// A primary and a synchronous standby under plain streaming replication; the standby is promoted by hand
+    /// (`pg_ctl promote`) a second after the primary's loss.
     @Test func aKilledPrimaryFailsOverToTheSynchronousStandbyAndExactlyOnceHolds() async throws {
         let (primary, standby) = try await TestServers.replicatedPostgres(named: "failover")
         let url = "postgresql://postgres@127.0.0.1:\(primary.port),127.0.0.1:\(standby.port)/postgres?target_session_attrs=read-write"
+        try await exerciseFailover(url: url) {
+            primary.signalAll(SIGKILL)
+            try await Task.sleep(for: .seconds(1))
+            try await runOnOwnThread { try standby.promote() }
+        }
+        try await runOnOwnThread { try standby.stop() }
+    }
+
+    /// The same under pg_auto_failover: its monitor sees the primary's machine gone and promotes the secondary.
+    @Test func aKilledPrimaryFailsOverUnderPgAutoFailoverAndExactlyOnceHolds() async throws {
+        let formation = try await TestServers.autoFailover(named: "autofailover")
+        let database = TestDatabase(url: formation.url)
+        let synchronous = try await database.query("SHOW synchronous_standby_names").first?.first ?? nil
+        #expect(synchronous?.hasPrefix("ANY 1 (") == true, "pg_auto_failover made the secondary synchronous")
+        let first = try #require(try await runOnOwnThread { try formation.primaryPort() })
+        try await exerciseFailover(url: formation.url) {
+            try await runOnOwnThread { formation.kill(nodeOn: first) }
+        }
+        let promoted = try await runOnOwnThread { try formation.primaryPort() }
+        #expect(promoted != nil && promoted != first)
+        try await runOnOwnThread { formation.stop() }
+    }
+
+    /// Two nodes reach the primary and its synchronous standby through one multi-host URL
+    /// (`target_session_attrs=read-write`). Pushes and redemptions run on both while `fail` loses the primary (the
+    /// `kill -9` of every process: the loss of its machine) and has the standby promoted. Every request answered 201
+    /// before the loss is still there and redeemable exactly once; every redemption acknowledged before it is still
+    /// a consumption; no request is redeemed twice over the whole run; nothing answers 500; and both nodes serve
+    /// again after the promotion without a restart.
+    private func exerciseFailover(url: String, fail: @Sendable () async throws -> Void) async throws {
         let clientID = uniqueClientID("failover")
-        let secret = try await TestDatabase(url: primary.url).register(clientID)
+        let secret = try await TestDatabase(url: url).register(clientID)
         let a = try await node(url, timeout: .seconds(3), name: "a")
         let b = try await node(url, timeout: .seconds(3), name: "b")
         try await a.application().test(.router) { a in
             try await b.application().test(.router) { b in
-                // Acknowledged before the kill: half redeemed, half waiting.
+                // Acknowledged before the loss: half redeemed, half waiting.
                 var pushed: [String] = []
                 for index in 0..<20 { pushed.append(try await (index % 2 == 0 ? a : b).pushRequest(clientID, secret: secret)) }
                 let redeemedBefore = Array(pushed.prefix(10))
@@ -145,7 +171,7 @@ import Testing
                     #expect(try await (index % 2 == 0 ? b : a).redeem(clientID, requestURI).status == .ok)
                 }
 
-                // Traffic on both nodes across the kill and the promotion: each new request redeemed from both nodes.
+                // Traffic on both nodes across the loss and the promotion: each new request redeemed from both nodes.
                 let ledger = Ledger()
                 let stop = Flag()
                 let traffic = Task {
@@ -174,13 +200,11 @@ import Testing
                     }
                 }
                 try await Task.sleep(for: .seconds(1))
-                primary.signalAll(SIGKILL)
-                try await Task.sleep(for: .seconds(1))
-                try await runOnOwnThread { try standby.promote() }
+                try await fail()
                 // Both nodes serve again by themselves.
                 for client in [a, b] {
                     #expect(
-                        try await eventually(timeout: .seconds(30)) {
+                        try await eventually(timeout: .seconds(60)) {
                             try await client.execute(
                                 uri: "/par",
                                 method: .post,
@@ -209,7 +233,6 @@ import Testing
                 #expect(successes.values.contains(1), "traffic was served")
             }
         }
-        try await runOnOwnThread { try standby.stop() }
     }
 }
 

@@ -77,6 +77,17 @@ public actor TestServers {
         }
     }
 
+    /// A formation managed by pg_auto_failover (a monitor, a primary and a synchronous secondary), migrated.
+    public static func autoFailover(named name: String) async throws -> EmbeddedAutoFailover {
+        let root = root(named: name)
+        return try await runOnOwnThread(name: "test-postgres") {
+            let formation = try EmbeddedAutoFailover(directory: root)
+            stopAtExit { formation.stop() }
+            _ = try Migrator(directory: migrationsDirectory).apply(on: PGConnection(formation.url))
+            return formation
+        }
+    }
+
     /// A private Redis server of the caller's own (for tests that stop it).
     public static func privateRedis(named name: String, port: Int? = nil) async throws -> EmbeddedRedis {
         let root = root(named: name)
@@ -103,25 +114,25 @@ public actor TestServers {
     }
 
     private static func stopAtExit(postgres: EmbeddedPostgres?, redis: EmbeddedRedis?) {
+        if let redis { stopAtExit { redis.stop() } }
+        if let postgres { stopAtExit { try? postgres.stop() } }
+    }
+
+    private static func stopAtExit(_ stop: @escaping @Sendable () -> Void) {
         Started.lock.lock()
         defer { Started.lock.unlock() }
-        if let postgres { Started.postgres.append(postgres) }
-        if let redis { Started.redis.append(redis) }
+        Started.stops.append(stop)
         if !Started.registered {
             Started.registered = true
-            atexit {
-                for redis in Started.redis { redis.stop() }
-                for postgres in Started.postgres { try? postgres.stop() }
-            }
+            atexit { for stop in Started.stops { stop() } }
         }
     }
 }
 
-/// The servers to stop at exit (read by a C exit handler, which cannot capture).
+/// What to stop at exit (read by a C exit handler, which cannot capture).
 private enum Started {
     static let lock = NSLock()
-    nonisolated(unsafe) static var postgres: [EmbeddedPostgres] = []
-    nonisolated(unsafe) static var redis: [EmbeddedRedis] = []
+    nonisolated(unsafe) static var stops: [@Sendable () -> Void] = []
     nonisolated(unsafe) static var registered = false
 }
 
