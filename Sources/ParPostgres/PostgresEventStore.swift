@@ -191,6 +191,12 @@ public final class PostgresEventStore: Sendable {
         try await query("SELECT parstore_ensure_partitions($1)", [String(daysAhead)])
     }
 
+    /// Analyses today's partitions if they have doubled since their last analyse (migration 0009): call it about
+    /// twice a second, so that a young day's plans never go without its statistics.
+    public func analyzeTodayIfGrown() async throws {
+        try await query("SELECT parstore_analyze_today()")
+    }
+
     /// Whether the server answers.
     public func ping() async throws {
         try await query("SELECT 1")

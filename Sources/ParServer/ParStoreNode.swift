@@ -137,6 +137,9 @@ public struct ParStoreNode: Sendable {
             PeriodicJob(name: "partitions", interval: .seconds(3600), logger: logger) {
                 try await postgres.ensurePartitions()
             },
+            PeriodicJob(name: "statistics", interval: .milliseconds(500), logger: logger) {
+                try await postgres.analyzeTodayIfGrown()
+            },
             PeriodicJob(name: "sweeper", interval: configuration.sweepInterval, logger: logger) {
                 if let count = try await postgres.expireDue(grace: grace), count > 0 {
                     metrics.expired.increment(by: Int64(count))

@@ -42,10 +42,12 @@ public actor TestServers {
     }
 
     /// A private PostgreSQL server of the caller's own (for tests that stop it), migrated.
-    public static func privatePostgres(named name: String) async throws -> EmbeddedPostgres {
+    ///
+    /// - Parameter settings: server settings (`-c name=value`).
+    public static func privatePostgres(named name: String, settings: [String: String] = [:]) async throws -> EmbeddedPostgres {
         let root = root(named: name)
         return try await runOnOwnThread(name: "test-postgres") {
-            let postgres = try EmbeddedPostgres(directory: root)
+            let postgres = try EmbeddedPostgres(directory: root, settings: settings)
             stopAtExit(postgres: postgres, redis: nil)
             _ = try Migrator(directory: migrationsDirectory).apply(on: PGConnection(postgres.url))
             return postgres
