@@ -1,5 +1,5 @@
 public import ParCore
-import ParWorker
+public import ParWorker
 
 /// The node's access to PostgreSQL: the group-commit event writer, the arbiter, and a connection for everything
 /// else (readiness, registry, sweeper, partitions). Each runs on its own connection and thread.
@@ -19,12 +19,21 @@ public final class PostgresEventStore: Sendable {
         /// The longest a request waits for PostgreSQL, queued and running; also each session's
         /// `statement_timeout` (twice its `lock_timeout`) and its TCP user timeout.
         public var timeout: Duration
+        /// How long a small group-commit batch may be held back to grow (``BatchWindow``); `nil` sends at once.
+        public var batchWindow: BatchWindow?
 
-        public init(conninfo: String, nodeID: String, maxBatchSize: Int = 1000, timeout: Duration = .seconds(10)) {
+        public init(
+            conninfo: String,
+            nodeID: String,
+            maxBatchSize: Int = 1000,
+            timeout: Duration = .seconds(10),
+            batchWindow: BatchWindow? = BatchWindow()
+        ) {
             self.conninfo = conninfo
             self.nodeID = nodeID
             self.maxBatchSize = maxBatchSize
             self.timeout = timeout
+            self.batchWindow = batchWindow
         }
     }
 
@@ -88,6 +97,7 @@ public final class PostgresEventStore: Sendable {
             name: "pg-" + name,
             maxBatchSize: configuration.maxBatchSize,
             timeout: timeout,
+            window: configuration.batchWindow,
             batchObserver: batchObserver,
             connect: { try openHotPathConnection(conninfo, applicationName: "parstore-" + name, timeout: timeout) },
             process: process

@@ -58,6 +58,10 @@ public struct NodeConfiguration: Sendable {
     public var redisConnections: Int = 2
     /// The most events written in one group commit. Default 1000.
     public var maxBatchSize: Int = 1000
+    /// The longest a small group commit (under 32 events) is held back while requests keep arriving, so that
+    /// PostgreSQL's work per event does not grow with the number of nodes (`PARSTORE_BATCH_WINDOW`, milliseconds;
+    /// 0 sends every batch at once). Default 5 ms.
+    public var batchWindow: Duration = .milliseconds(5)
 
     /// The token endpoint's URL, accepted as a client assertion's `aud` (RFC 9126 §2) and published in the
     /// metadata (`PARSTORE_TOKEN_ENDPOINT`). Default `<issuer>/token`.
@@ -143,6 +147,9 @@ public struct NodeConfiguration: Sendable {
         }
         guard databaseTimeout >= .milliseconds(500), databaseTimeout <= .seconds(600) else {
             throw ConfigurationError("PARSTORE_DATABASE_TIMEOUT must be between 0.5 second and 10 minutes")
+        }
+        guard batchWindow >= .zero, batchWindow <= .milliseconds(100) else {
+            throw ConfigurationError("PARSTORE_BATCH_WINDOW must be between 0 and 100 milliseconds")
         }
         guard unauthenticatedRate >= 1 else { throw ConfigurationError("PARSTORE_UNAUTHENTICATED_RATE must be at least 1") }
         let limits = connectionLimits

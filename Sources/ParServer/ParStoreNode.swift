@@ -3,6 +3,7 @@ public import Logging
 import ParCore
 public import ParPostgres
 public import ParRedis
+import ParWorker
 import Prometheus
 public import ServiceLifecycle
 
@@ -46,7 +47,8 @@ public struct ParStoreNode: Sendable {
                 conninfo: configuration.databaseURL,
                 nodeID: configuration.nodeID,
                 maxBatchSize: configuration.maxBatchSize,
-                timeout: configuration.databaseTimeout
+                timeout: configuration.databaseTimeout,
+                batchWindow: configuration.batchWindow > .zero ? BatchWindow(limit: configuration.batchWindow) : nil
             ),
             batchObserver: { metrics.groupCommitBatch.record(Double($0)) }
         )

@@ -14,6 +14,21 @@ public protocol WorkerConnection: AnyObject, SendableMetatype {
     var isHealthy: Bool { get }
 }
 
+/// How long a worker may hold a small batch back to let it grow: each statement costs the server a fixed price
+/// (parse, plan, transaction, WAL flush) plus a price per row, so many nodes each sending small batches cost it more
+/// per event than one node sending big ones.
+public struct BatchWindow: Sendable {
+    /// The batch size past which nothing is held back.
+    public var target: Int
+    /// The longest a batch is held back (a latency budget).
+    public var limit: Duration
+
+    public init(target: Int = 32, limit: Duration = .milliseconds(5)) {
+        self.target = target
+        self.limit = limit
+    }
+}
+
 /// Errors of the worker itself, as opposed to the errors of the requests it runs.
 public enum WorkerError: Error, Sendable, Equatable {
     /// The worker is shutting down and takes no more requests.
@@ -44,6 +59,10 @@ public enum WorkerError: Error, Sendable, Equatable {
 /// failed with ``WorkerError/deadlineExceeded`` — by the thread before a batch is sent, or by a sweeper while the
 /// thread is blocked on a stalled server — so it is never sent afterwards. `process` is given the batch's earliest
 /// deadline and must not wait beyond it.
+///
+/// With a ``BatchWindow``, a batch smaller than its target is held back for as long as the recent arrival rate says
+/// the target takes to fill, within the window's limit (and not at all when fewer than one more request is expected
+/// in it), so that the server's price per event does not grow with the number of nodes sharing the load.
 public final class BatchingWorker<Connection: WorkerConnection, Request: Sendable, Response: Sendable>: Sendable {
     /// Runs one batch on the connection, waiting for the server no later than the deadline (the batch's earliest),
     /// and returns exactly one result per request, in order.
@@ -89,6 +108,9 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     private let connect: @Sendable () throws -> Connection
     private let process: Process
     private let batchObserver: (@Sendable (Int) -> Void)?
+    private let window: BatchWindow?
+    /// Requests added since the thread last looked: the arrival rate, for the batch window.
+    private let arrivals = Atomic<Int>(0)
 
     /// Starts the worker's thread. The connection is opened on that thread when the first batch arrives.
     ///
@@ -99,6 +121,7 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     ///   - maxQueued: the most requests waiting for a batch; more are refused with ``WorkerError/overloaded``.
     ///   - timeout: how long a request may wait, from its submission to its result, unless its caller gives a deadline.
     ///   - reconnectInterval: the least time between two connection attempts while the server is unreachable.
+    ///   - window: how long a small batch may be held back to grow; `nil` sends every batch at once.
     ///   - batchObserver: told the size of every batch run (for metrics).
     public init(
         name: String,
@@ -106,6 +129,7 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
         maxQueued: Int? = nil,
         timeout: Duration = .seconds(10),
         reconnectInterval: Duration = .milliseconds(250),
+        window: BatchWindow? = nil,
         batchObserver: (@Sendable (Int) -> Void)? = nil,
         connect: @escaping @Sendable () throws -> Connection,
         process: @escaping Process
@@ -115,6 +139,7 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
         self.maxQueued = maxQueued ?? 8 * maxBatchSize
         self.timeout = timeout
         self.reconnectInterval = reconnectInterval
+        self.window = window
         self.batchObserver = batchObserver
         self.connect = connect
         self.process = process
@@ -163,6 +188,7 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
             }
             return .none
         }
+        if window != nil { arrivals.add(1, ordering: .relaxed) }
         switch action {
         case .reject(let error): pending.completion(.failure(error))
         case .wake: wakeUp.signal()
@@ -186,13 +212,19 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     /// The next batch: the requests queued so far whose deadline has not passed (the others are failed here, never
     /// sent); `[]` when the thread should wait, `nil` when it should exit.
     private func nextBatch() -> [Pending]? {
+        take(upTo: maxBatchSize, waitWhenEmpty: true)
+    }
+
+    /// Up to `limit` queued requests whose deadline has not passed; when none are queued, `[]` (and, with
+    /// `waitWhenEmpty`, the thread is marked as waiting for a wake-up), or `nil` once shutting down.
+    private func take(upTo limit: Int, waitWhenEmpty: Bool) -> [Pending]? {
         let (batch, overdue) = state.withLock { state -> ([Pending]?, [Pending]) in
             if state.queue.isEmpty {
                 if state.isShuttingDown { return (nil, []) }
-                state.threadIsWaiting = true
+                if waitWhenEmpty { state.threadIsWaiting = true }
                 return ([], [])
             }
-            let count = min(state.queue.count, maxBatchSize)
+            let count = min(state.queue.count, limit)
             let taken = state.queue.prefix(count)
             state.queue.removeFirst(count)
             let now = ContinuousClock.now
@@ -206,7 +238,25 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
         }
         if !overdue.isEmpty { deliver(overdue.map { _ in .failure(WorkerError.deadlineExceeded) }, to: overdue) }
         guard let batch, batch.isEmpty, !overdue.isEmpty else { return batch }
-        return nextBatch()  // everything taken was overdue: look again rather than wait
+        return take(upTo: limit, waitWhenEmpty: waitWhenEmpty)  // everything taken was overdue: look again rather than wait
+    }
+
+    /// Holds a small batch back while requests keep arriving (see ``BatchWindow``), and returns it grown.
+    ///
+    /// - Parameter rate: the recent arrival rate, requests per second.
+    private func grow(_ batch: [Pending], rate: Double) -> [Pending] {
+        guard let window, batch.count < window.target, rate * window.limit.seconds >= 1 else { return batch }
+        var batch = batch
+        // As long as the rate says the target takes to fill, within the limit.
+        let hold = min(window.limit.seconds, Double(window.target - batch.count) / rate)
+        let end = ContinuousClock.now + .microseconds(Int64(hold * 1e6))
+        let step = window.limit / 8
+        while batch.count < window.target, ContinuousClock.now < end {
+            Thread.sleep(forTimeInterval: step.seconds)
+            guard let more = take(upTo: min(maxBatchSize, window.target) - batch.count, waitWhenEmpty: false) else { break }
+            batch += more
+        }
+        return batch
     }
 
     /// Fails the queued requests, from the front, whose deadline has passed. Called by the sweeper, so that callers
@@ -223,10 +273,19 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     private func threadMain() {
         var connection: Connection? = nil
         var lastFailure: (error: any Error, at: ContinuousClock.Instant)? = nil
-        while let batch = nextBatch() {
+        var rate = 0.0  // requests per second, a moving average over the thread's rounds
+        var lastRound = ContinuousClock.now
+        while var batch = nextBatch() {
             if batch.isEmpty {
                 wakeUp.wait()
                 continue
+            }
+            if window != nil {
+                let now = ContinuousClock.now
+                let elapsed = max((now - lastRound).seconds, 1e-6)
+                rate = 0.7 * rate + 0.3 * Double(arrivals.exchange(0, ordering: .relaxed)) / elapsed
+                lastRound = now
+                batch = grow(batch, rate: rate)
             }
             let live: Connection
             if let existing = connection, existing.isHealthy {
@@ -315,6 +374,13 @@ private final class OverdueSweeper: Sendable {
 
     func watch(_ worker: some OverdueFailing) {
         watched.withLock { $0.append(Watched(worker: worker)) }
+    }
+}
+
+extension Duration {
+    fileprivate var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }
 

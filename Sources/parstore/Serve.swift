@@ -121,6 +121,12 @@ struct Serve: AsyncParsableCommand {
             "Seconds a request may wait for PostgreSQL (queued and running) before it is answered 503; also the sessions' statement timeout. Env: PARSTORE_DATABASE_TIMEOUT. Default: 10."
     )
     var databaseTimeout: Double?
+    @Option(
+        name: .customLong("batch-window"),
+        help:
+            "Milliseconds a small group commit (under 32 events) may be held back while requests keep arriving; 0 sends at once. Env: PARSTORE_BATCH_WINDOW. Default: 5."
+    )
+    var batchWindow: Double?
     @Option(name: .customLong("max-connections"), help: "Most connections open at once per node. Env: PARSTORE_MAX_CONNECTIONS. Default: 4096.")
     var maxConnections: Int?
     @Option(name: .customLong("data-dir"), help: "Folder of the embedded servers. Env: PARSTORE_DATA_DIR. Default: .parstore.")
@@ -181,6 +187,7 @@ struct Serve: AsyncParsableCommand {
         if let timeout = try Settings.seconds(bodyTimeout, "PARSTORE_BODY_TIMEOUT") { configuration.connectionLimits.bodyTimeout = timeout }
         if let timeout = try Settings.seconds(idleTimeout, "PARSTORE_IDLE_TIMEOUT") { configuration.connectionLimits.idleTimeout = timeout }
         if let timeout = try Settings.seconds(databaseTimeout, "PARSTORE_DATABASE_TIMEOUT") { configuration.databaseTimeout = timeout }
+        if let window = try Settings.milliseconds(batchWindow, "PARSTORE_BATCH_WINDOW") { configuration.batchWindow = window }
         if let count = try Settings.integer(maxConnections, "PARSTORE_MAX_CONNECTIONS") { configuration.connectionLimits.maxConnections = count }
         configuration.tokenEndpoint = Settings.value(tokenEndpoint, "PARSTORE_TOKEN_ENDPOINT")
         configuration.mtlsPushEndpoint = Settings.value(mtlsPushEndpoint, "PARSTORE_MTLS_PAR_ENDPOINT")

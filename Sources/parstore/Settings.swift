@@ -36,19 +36,28 @@ extension Settings {
 
     /// A duration in seconds (fractions allowed), checked before any conversion: finite, 0 to 1e6 seconds.
     static func seconds(_ flag: Double?, _ variable: String) throws -> Duration? {
-        let seconds: Double
+        try number(flag, variable, unit: "seconds", upTo: 1_000_000).map { .milliseconds(Int64(($0 * 1000).rounded())) }
+    }
+
+    /// A duration in milliseconds (fractions allowed), checked before any conversion: finite, 0 to 1e6 ms.
+    static func milliseconds(_ flag: Double?, _ variable: String) throws -> Duration? {
+        try number(flag, variable, unit: "milliseconds", upTo: 1_000_000).map { .microseconds(Int64(($0 * 1000).rounded())) }
+    }
+
+    private static func number(_ flag: Double?, _ variable: String, unit: String, upTo limit: Double) throws -> Double? {
+        let number: Double
         if let flag {
-            seconds = flag
+            number = flag
         } else if let text = value(nil, variable) {
-            guard let parsed = Double(text) else { throw ValidationError("\(variable) must be a number of seconds") }
-            seconds = parsed
+            guard let parsed = Double(text) else { throw ValidationError("\(variable) must be a number of \(unit)") }
+            number = parsed
         } else {
             return nil
         }
-        guard seconds.isFinite, seconds >= 0, seconds <= 1_000_000 else {
-            throw ValidationError("\(variable) must be a number of seconds between 0 and 1000000")
+        guard number.isFinite, number >= 0, number <= limit else {
+            throw ValidationError("\(variable) must be a number of \(unit) between 0 and \(Int(limit))")
         }
-        return .milliseconds(Int64((seconds * 1000).rounded()))
+        return number
     }
 
     static func boolean(_ flag: Bool?, _ variable: String) throws -> Bool? {
