@@ -180,16 +180,24 @@ public final class PostgresEventStore: Sendable {
         try await general.submit(Query(sql, parameters))
     }
 
-    /// Appends `expired` events for requests past their deadline plus `grace`.
+    /// Appends `expired` events for requests past their deadline plus `grace`, the earliest first, in transactions of
+    /// at most `rowsPerCall` requests of each kind (each bounded in time, holding its locks briefly), up to `maxCalls`
+    /// of them; what is left waits for the next sweep.
     ///
     /// - Returns: how many expired, or `nil` when another node was sweeping.
-    public func expireDue(grace: Duration) async throws -> Int? {
-        let rows = try await query(
-            "SELECT parstore_expire($1, $2 * interval '1 millisecond')",
-            [configuration.nodeID, String(grace.milliseconds)]
-        )
-        let count = rows.rows.first?.first.flatMap { $0 }.flatMap { Int($0) } ?? 0
-        return count < 0 ? nil : count
+    public func expireDue(grace: Duration, rowsPerCall: Int = 10_000, maxCalls: Int = 20) async throws -> Int? {
+        var total = 0
+        for _ in 0..<maxCalls {
+            let rows = try await query(
+                "SELECT parstore_expire($1, $2 * interval '1 millisecond', $3)",
+                [configuration.nodeID, String(grace.milliseconds), String(rowsPerCall)]
+            )
+            let count = rows.rows.first?.first.flatMap { $0 }.flatMap { Int($0) } ?? 0
+            if count < 0 { return total > 0 ? total : nil }
+            total += count
+            if count == 0 { break }
+        }
+        return total
     }
 
     /// How many days of partitions are kept ahead: a week, so that a day on which creation cannot take its lock

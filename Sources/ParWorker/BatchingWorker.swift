@@ -188,12 +188,14 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
             }
             return .none
         }
-        if window != nil { arrivals.add(1, ordering: .relaxed) }
         switch action {
-        case .reject(let error): pending.completion(.failure(error))
+        case .reject(let error):
+            pending.completion(.failure(error))
+            return
         case .wake: wakeUp.signal()
         case .none: break
         }
+        if window != nil { arrivals.add(1, ordering: .relaxed) }
     }
 
     /// Stops taking requests, runs everything already queued, closes the connection on its thread, then returns.
