@@ -6,10 +6,10 @@
 -- which the sessions' statement_timeout (PARSTORE_DATABASE_TIMEOUT) cancelled — to be started again, and cancelled
 -- again, at every sweep, PostgreSQL busy and redemptions slow for good. Now a call expires at most `max_rows` pushed
 -- and `max_rows` loaded requests, the earliest deadlines first, and moves the watermark only as far as it got; the
--- node calls again while a call comes back full.
+-- node calls again while a call comes back full. Never compiled to machine code (jit): a sweep is short and frequent.
 DROP FUNCTION parstore_expire(text, interval);
 CREATE FUNCTION parstore_expire(node text, grace interval, max_rows integer) RETURNS integer
-LANGUAGE plpgsql SET TimeZone TO 'UTC' AS $$
+LANGUAGE plpgsql SET TimeZone TO 'UTC' SET jit TO off AS $$
 DECLARE
     since timestamptz;
     upto  timestamptz := now() - grace;

@@ -14,9 +14,16 @@ enum EventStatements {
     /// redemptions fell to 900/s with PostgreSQL's arbiter backend at 100% of a core, against 4,500/s with index
     /// lookups). With scans, hash and merge joins and materialised inner sides switched off, nested loops over
     /// the primary key and the ticket index are the only plans left, whatever the statistics say.
+    ///
+    /// The same sessions keep to that one generic plan (`plan_cache_mode`): their inputs are arrays, so a plan made
+    /// for particular values knows nothing more, and planning a statement over a week of partitions costs 15–30 ms
+    /// — more than the batch it would serve. And they never compile a plan to machine code (`jit`): a plan whose
+    /// estimated cost carries the penalty of a disabled scan passes every JIT threshold, and compiling costs
+    /// hundreds of milliseconds per statement, once per execution.
     static let lookupSession = """
         SELECT set_config('enable_seqscan', 'off', false), set_config('enable_hashjoin', 'off', false),
-               set_config('enable_mergejoin', 'off', false), set_config('enable_material', 'off', false)
+               set_config('enable_mergejoin', 'off', false), set_config('enable_material', 'off', false),
+               set_config('plan_cache_mode', 'force_generic_plan', false), set_config('jit', 'off', false)
         """
 
     static let appendName = "parstore_append"
