@@ -38,6 +38,8 @@ struct Report: Codable, Sendable {
     var targets: [String]
     var connections: Int
     var mode: String
+    /// When the measured window began, in seconds since 1970 (to line other samples up with it).
+    var measuredFrom: Double
     var seconds: Double
     var iterations: Int
     /// Completed iterations per second (a `flow` iteration is one complete pair).
@@ -51,13 +53,14 @@ struct Report: Codable, Sendable {
     var doubleRedemptions: Int
     var redemptionsChecked: Int
 
-    init(runner: Runner, collector: Collector, measured: Duration, checked: Int) {
+    init(runner: Runner, collector: Collector, measuredFrom: Double, measured: Duration, checked: Int) {
         let state = collector.state.withLock { $0 }
         let seconds = Double(measured.components.seconds) + Double(measured.components.attoseconds) / 1e18
         scenario = runner.scenario.rawValue
         targets = runner.targets.map(\.hostHeader)
         connections = runner.connections
         mode = runner.rate.map { "open loop, \(Int($0))/s" } ?? "closed loop"
+        self.measuredFrom = measuredFrom
         self.seconds = seconds
         iterations = state.iterations
         throughput = seconds > 0 ? (Double(state.iterations) / seconds).rounded() : 0

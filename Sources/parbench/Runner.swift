@@ -43,6 +43,7 @@ struct Runner: Sendable {
         let counters = Counters()
         let start = ContinuousClock.now
         let measuring = start + warmup
+        let measuredFrom = Date().timeIntervalSince1970 + Double(warmup.components.seconds) + Double(warmup.components.attoseconds) / 1e18
         let end = measuring + duration
         let collector = Collector(measuringFrom: measuring)
         let reporter = progress ? Task { await Self.reportProgress(collector, measuring: measuring, end: end) } : nil
@@ -78,7 +79,13 @@ struct Runner: Sendable {
         if scenario == .redeem && counters.pooled.load(ordering: .relaxed) >= pooled.count {
             FileHandle.standardError.write(Data("warning: the pool of \(pooled.count) ran out before the end; raise --pool\n".utf8))
         }
-        return Report(runner: self, collector: collector, measured: min(duration, ContinuousClock.now - measuring), checked: checked)
+        return Report(
+            runner: self,
+            collector: collector,
+            measuredFrom: measuredFrom,
+            measured: min(duration, ContinuousClock.now - measuring),
+            checked: checked
+        )
     }
 
     typealias Exchange = HTTPConnection.Exchanger
