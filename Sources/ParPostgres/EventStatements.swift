@@ -1,6 +1,7 @@
 /// The SQL of the hot path, prepared once per connection.
 enum EventStatements {
-    /// Every hot-path statement, prepared on every hot-path connection.
+    /// Every hot-path statement, prepared on every hot-path connection. The last parameter of each is its batch's
+    /// deadline on the server's clock, checked by `parstore_in_time` before the statement commits.
     static let prepared = [
         (appendName, append), (consumeName, consume), (loadName, load), (redeemTicketName, redeemTicket),
     ]
@@ -181,7 +182,7 @@ enum EventStatements {
     static let redeemTicket = """
         WITH input AS (
             SELECT t.day, decode(t.ticket, 'hex') AS ticket_hash, decode(t.attempt, 'hex') AS attempt_hash, t.ord
-            FROM unnest($1::date[], $2::text[], $5::text[]) WITH ORDINALITY AS t(day, ticket, attempt, ord)
+            FROM unnest($1::date[], $2::text[], $4::text[]) WITH ORDINALITY AS t(day, ticket, attempt, ord)
         ), candidates AS (
             SELECT i.ord, i.day, i.ticket_hash, i.attempt_hash, l.request_id, l.client_id, l.deadline, p.at AS pushed_at,
                    p.payload, t.kind AS terminal, t.attempt_hash AS terminal_attempt,
@@ -217,7 +218,7 @@ enum EventStatements {
         FROM candidates c
         LEFT JOIN winners w ON w.day = c.day AND w.request_id = c.request_id
         LEFT JOIN consumed k ON k.day = c.day AND k.request_id = c.request_id
-        WHERE (SELECT parstore_in_time($4))
+        WHERE (SELECT parstore_in_time($5))
         ORDER BY c.ord
         """
 

@@ -111,7 +111,7 @@ public final class PGConnection: WorkerConnection {
 
     /// `deadline` on the server's clock, in milliseconds since the epoch (for statements that refuse to commit once
     /// their caller has stopped waiting).
-    public func serverMillis(at deadline: ContinuousClock.Instant) -> Int64 {
+    func serverMillis(at deadline: ContinuousClock.Instant) -> Int64 {
         Self.wallClockMillis() + (deadline - .now).milliseconds + serverClockOffsetMillis
     }
 

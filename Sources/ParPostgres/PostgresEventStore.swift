@@ -273,7 +273,7 @@ public final class PostgresEventStore: Sendable {
                 uses.hash.append(use.hex)
             }
         }
-        let rows = try connection.executePrepared(
+        let rows = try connection.executeHotPath(
             EventStatements.appendName,
             [
                 PostgresArray.literal(records.map { $0.day.description }),
@@ -288,9 +288,8 @@ public final class PostgresEventStore: Sendable {
                 PostgresArray.literal(uses.position),
                 PostgresArray.literal(uses.day),
                 PostgresArray.literal(uses.hash),
-                String(connection.serverMillis(at: deadline)),
             ],
-            deadline: deadline
+            before: deadline
         )
         return rows.rows.map { row in
             AppendResult(
@@ -310,16 +309,15 @@ public final class PostgresEventStore: Sendable {
         deadline: ContinuousClock.Instant
     ) -> [Result<RedemptionResult, any Error>] {
         isolating(requests[...], on: connection) { (requests) throws(PGError) in
-            let rows = try connection.executePrepared(
+            let rows = try connection.executeHotPath(
                 EventStatements.consumeName,
                 [
                     PostgresArray.literal(requests.map { $0.day.description }),
                     PostgresArray.literal(requests.map { Secret.hex($0.requestID) }),
                     PostgresArray.literal(requests.map { $0.clientID }),
                     nodeID,
-                    String(connection.serverMillis(at: deadline)),
                 ],
-                deadline: deadline
+                before: deadline
             )
             return zip(requests, rows.rows).map { request, row in RedemptionResult(arbiterRow: row, clientID: request.clientID) }
         }
@@ -333,7 +331,7 @@ public final class PostgresEventStore: Sendable {
         deadline: ContinuousClock.Instant
     ) -> [Result<LoadOutcome, any Error>] {
         isolating(requests[...], on: connection) { (requests) throws(PGError) in
-            let rows = try connection.executePrepared(
+            let rows = try connection.executeHotPath(
                 EventStatements.loadName,
                 [
                     PostgresArray.literal(requests.map { $0.reference.day.description }),
@@ -343,9 +341,8 @@ public final class PostgresEventStore: Sendable {
                     PostgresArray.literal(requests.map { Secret.hex($0.ticket.hash) }),
                     PostgresArray.literal(requests.map { String($0.interactionLifetime.milliseconds) }),
                     nodeID,
-                    String(connection.serverMillis(at: deadline)),
                 ],
-                deadline: deadline
+                before: deadline
             )
             return zip(requests, rows.rows).map { request, row -> LoadOutcome in
                 switch row[0] {
@@ -366,19 +363,28 @@ public final class PostgresEventStore: Sendable {
         deadline: ContinuousClock.Instant
     ) -> [Result<RedemptionResult, any Error>] {
         isolating(redemptions[...], on: connection) { (redemptions) throws(PGError) in
-            let rows = try connection.executePrepared(
+            let rows = try connection.executeHotPath(
                 EventStatements.redeemTicketName,
                 [
                     PostgresArray.literal(redemptions.map { $0.ticket.day.description }),
                     PostgresArray.literal(redemptions.map { Secret.hex($0.ticket.hash) }),
                     nodeID,
-                    String(connection.serverMillis(at: deadline)),
                     PostgresArray.literal(redemptions.map { $0.attemptHash.map(Secret.hex) }),
                 ],
-                deadline: deadline
+                before: deadline
             )
             return rows.rows.map { row in RedemptionResult(arbiterRow: row, clientID: row[4] ?? "") }
         }
+    }
+}
+
+extension PGConnection {
+    /// Runs a hot-path statement, waiting for the server until `deadline`, with that deadline on the server's clock
+    /// as its last parameter: the statement refuses to commit past it (`parstore_in_time`, migration 0008), so
+    /// nothing its caller was told failed commits afterwards.
+    @available(*, noasync)
+    fileprivate func executeHotPath(_ name: String, _ parameters: [String?], before deadline: ContinuousClock.Instant) throws(PGError) -> PGRows {
+        try executePrepared(name, parameters + [String(serverMillis(at: deadline))], deadline: deadline)
     }
 }
 

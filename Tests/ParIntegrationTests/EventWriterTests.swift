@@ -109,7 +109,7 @@ import Testing
                 + "ARRAY['{}']::jsonb[], ARRAY[1]::bigint[], ARRAY[0], ARRAY[\(day)]::date[], ARRAY['00'], NULL)",
             "parstore_consume(ARRAY[\(day)]::date[], ARRAY['00'], ARRAY['c'], 'n', NULL)",
             "parstore_load(ARRAY[\(day)]::date[], ARRAY['00'], ARRAY['c'], ARRAY['00'], ARRAY['00'], ARRAY[60000]::bigint[], 'n', NULL)",
-            "parstore_redeem_ticket(ARRAY[\(day)]::date[], ARRAY['00'], 'n', NULL, ARRAY[NULL])",
+            "parstore_redeem_ticket(ARRAY[\(day)]::date[], ARRAY['00'], 'n', ARRAY[NULL], NULL)",
         ]
         let plans = try await runOnOwnThread(name: "test-plans") {
             let connection = try PostgresEventStore.openHotPathConnection(url, applicationName: "plan-test")
