@@ -1,11 +1,44 @@
-/// The SQL of the hot path, prepared once per connection.
-enum EventStatements {
-    /// Every hot-path statement, prepared on every hot-path connection. The last parameter of each is its batch's
-    /// deadline on the server's clock, checked by `parstore_in_time` before the statement commits.
-    static let prepared = [
-        (appendName, append), (consumeName, consume), (loadName, load), (redeemTicketName, redeemTicket),
-    ]
+import ParCore
 
+/// A statement of the hot path. Each is prepared on every hot-path connection twice over: on the whole event log
+/// (`parstore_append`), and on the partition of each day it is used for (`parstore_append_20261130`).
+///
+/// The partition's own statement is the fast one. A connection keeps PostgreSQL's generic plan of each statement
+/// (see ``EventStatements/lookupSession``), and a generic plan over the partitioned log holds every partition: each
+/// execution locks and sets up all of them before pruning to the one its day names, so its cost grows with the
+/// number of partitions (a week ahead and every day kept). Measured with `pgbench -M prepared`, one client, a
+/// three-way key lookup: 3,075 executions/s through the log with nine partitions, 9,557/s with one, 11,854/s on
+/// the day's partition itself. Every batch pays that cost once, so it was most of PostgreSQL's work per event when
+/// batches are small (several nodes, each with its own smaller batches).
+///
+/// The last parameter of each is its batch's deadline on the server's clock, checked by `parstore_in_time` before
+/// the statement commits.
+enum HotPathStatement: String, CaseIterable {
+    case append = "parstore_append"
+    case consume = "parstore_consume"
+    case load = "parstore_load"
+    case redeemTicket = "parstore_redeem_ticket"
+
+    /// The statement's name on the partition of `day`, or on the whole log.
+    func name(on day: PartitionDay?) -> String {
+        day.map { rawValue + "_" + $0.compact } ?? rawValue
+    }
+
+    /// The statement's text on the partition of `day` (which holds every event of that day's requests), or on
+    /// the whole log.
+    func sql(on day: PartitionDay?) -> String {
+        let events = day.map { "par_events_" + $0.compact } ?? "par_events"
+        switch self {
+        case .append: return EventStatements.append(events: events)
+        case .consume: return EventStatements.consume(events: events)
+        case .load: return EventStatements.load(events: events)
+        case .redeemTicket: return EventStatements.redeemTicket(events: events)
+        }
+    }
+}
+
+/// The SQL of the hot path.
+enum EventStatements {
     /// The planner settings of the hot-path connections: their statements look requests up by key, never scan.
     ///
     /// A connection keeps one plan per statement (PostgreSQL's generic plan, from the sixth run on), made with the
@@ -27,13 +60,13 @@ enum EventStatements {
                set_config('plan_cache_mode', 'force_generic_plan', false), set_config('jit', 'off', false)
         """
 
-    static let appendName = "parstore_append"
     /// Appends a batch of events in one statement (one round trip, one transaction, one WAL flush), with the
     /// single-use values (JWT `jti`s) that authenticate them: an event whose value was used before (earlier, or by
     /// an earlier row of the same batch) is not written, and its row says which value it was.
     /// `ON CONFLICT DO NOTHING` turns a taken slot into "not inserted" instead of failing the neighbours.
     /// One row per input, in input order: `at` and deadline (ms) when inserted, the replayed value's position.
-    static let append = """
+    static func append(events: String) -> String {
+        """
         WITH input AS (
             SELECT t.day, decode(t.rid, 'hex') AS request_id, t.slot, t.kind, t.client_id, t.lifetime_ms, t.payload, t.ord
             FROM unnest($1::date[], $2::text[], $3::smallint[], $4::text[], $5::text[], $6::bigint[], $8::jsonb[])
@@ -53,10 +86,10 @@ enum EventStatements {
                OR EXISTS (SELECT 1 FROM uses v WHERE v.day = u.day AND v.hash = u.hash AND v.ord < u.ord)
             GROUP BY u.ord
         ), inserted AS (
-            INSERT INTO par_events (day, request_id, slot, kind, client_id, deadline, node_id, payload)
+            INSERT INTO \(events) (day, request_id, slot, kind, client_id, deadline, node_id, payload)
             SELECT i.day, i.request_id, i.slot, i.kind, i.client_id,
                    CASE WHEN i.lifetime_ms IS NOT NULL THEN now() + i.lifetime_ms * interval '1 millisecond'
-                        ELSE coalesce((SELECT p.deadline FROM par_events p
+                        ELSE coalesce((SELECT p.deadline FROM \(events) p
                                        WHERE p.day = i.day AND p.request_id = i.request_id AND p.slot = 0), now())
                    END,
                    $7, i.payload
@@ -73,13 +106,14 @@ enum EventStatements {
         WHERE (SELECT parstore_in_time($13))
         ORDER BY i.ord
         """
+    }
 
-    static let consumeName = "parstore_consume"
     /// The arbiter: consumes each request at most once, only for the client that pushed it and before its
     /// deadline (PostgreSQL's clock), and says for every input what happened. Within one batch, the first
     /// eligible attempt on a request wins; the unique terminal slot makes every other attempt, from this or
     /// any other node, lose.
-    static let consume = """
+    static func consume(events: String) -> String {
+        """
         WITH input AS (
             SELECT t.day, decode(t.rid, 'hex') AS request_id, t.client_id, t.ord
             FROM unnest($1::date[], $2::text[], $3::text[]) WITH ORDINALITY AS t(day, rid, client_id, ord)
@@ -88,9 +122,9 @@ enum EventStatements {
                    p.payload, t.kind AS terminal, l.request_id IS NOT NULL AS loaded,
                    EXISTS (SELECT 1 FROM parstore_clients r WHERE r.client_id = p.client_id) AS registered
             FROM input i
-            LEFT JOIN par_events p ON p.day = i.day AND p.request_id = i.request_id AND p.slot = 0
-            LEFT JOIN par_events l ON l.day = i.day AND l.request_id = i.request_id AND l.slot = 1
-            LEFT JOIN par_events t ON t.day = i.day AND t.request_id = i.request_id AND t.slot = 2
+            LEFT JOIN \(events) p ON p.day = i.day AND p.request_id = i.request_id AND p.slot = 0
+            LEFT JOIN \(events) l ON l.day = i.day AND l.request_id = i.request_id AND l.slot = 1
+            LEFT JOIN \(events) t ON t.day = i.day AND t.request_id = i.request_id AND t.slot = 2
         ), winners AS (
             SELECT DISTINCT ON (day, request_id) ord, day, request_id, client_id, deadline
             FROM candidates
@@ -98,7 +132,7 @@ enum EventStatements {
             ORDER BY day, request_id, ord
         ), consumed AS (
             -- No conflict target: a load racing this consumption conflicts on the first-use key (migration 0006).
-            INSERT INTO par_events (day, request_id, slot, kind, client_id, deadline, node_id)
+            INSERT INTO \(events) (day, request_id, slot, kind, client_id, deadline, node_id)
             SELECT day, request_id, 2, 'consumed', client_id, deadline, $4 FROM winners
             ON CONFLICT DO NOTHING
             RETURNING day, request_id
@@ -120,14 +154,15 @@ enum EventStatements {
         WHERE (SELECT parstore_in_time($5))
         ORDER BY c.ord
         """
+    }
 
-    static let loadName = "parstore_load"
     /// The load: binds each request to a user agent at most once — only for the client that pushed it, before its
     /// request deadline, while it has no terminal event — with the interaction deadline from PostgreSQL's clock.
     /// For every input it says `loaded` (this call bound it), `reloaded` (bound to this same user agent and still
     /// within its interaction lifetime), a refusal, or `retry` when it lost a race whose winner this statement's
     /// snapshot cannot see yet (the caller runs it again).
-    static let load = """
+    static func load(events: String) -> String {
+        """
         WITH input AS (
             SELECT t.day, decode(t.rid, 'hex') AS request_id, t.client_id, decode(t.binding, 'hex') AS binding_hash,
                    decode(t.ticket, 'hex') AS ticket_hash, t.interaction_ms, t.ord
@@ -137,9 +172,9 @@ enum EventStatements {
             SELECT i.*, p.client_id AS owner, p.deadline, l.binding_hash AS bound_to, l.deadline AS interaction_deadline,
                    t.kind AS terminal, EXISTS (SELECT 1 FROM parstore_clients r WHERE r.client_id = p.client_id) AS registered
             FROM input i
-            LEFT JOIN par_events p ON p.day = i.day AND p.request_id = i.request_id AND p.slot = 0
-            LEFT JOIN par_events l ON l.day = i.day AND l.request_id = i.request_id AND l.slot = 1
-            LEFT JOIN par_events t ON t.day = i.day AND t.request_id = i.request_id AND t.slot = 2
+            LEFT JOIN \(events) p ON p.day = i.day AND p.request_id = i.request_id AND p.slot = 0
+            LEFT JOIN \(events) l ON l.day = i.day AND l.request_id = i.request_id AND l.slot = 1
+            LEFT JOIN \(events) t ON t.day = i.day AND t.request_id = i.request_id AND t.slot = 2
         ), winners AS (
             SELECT DISTINCT ON (day, request_id) ord, day, request_id, client_id, binding_hash, ticket_hash, interaction_ms
             FROM candidates
@@ -147,7 +182,7 @@ enum EventStatements {
             ORDER BY day, request_id, ord
         ), loaded AS (
             -- No conflict target: a backend consumption racing this load conflicts on the first-use key.
-            INSERT INTO par_events (day, request_id, slot, kind, client_id, deadline, node_id, binding_hash, ticket_hash)
+            INSERT INTO \(events) (day, request_id, slot, kind, client_id, deadline, node_id, binding_hash, ticket_hash)
             SELECT day, request_id, 1, 'loaded', client_id, now() + interaction_ms * interval '1 millisecond', $7,
                    binding_hash, ticket_hash
             FROM winners
@@ -171,15 +206,16 @@ enum EventStatements {
         WHERE (SELECT parstore_in_time($8))
         ORDER BY c.ord
         """
+    }
 
-    static let redeemTicketName = "parstore_redeem_ticket"
     /// The final consumption of a loaded request through its ticket, before the interaction deadline: the same
     /// arbiter as ``consume`` (one terminal event per request), keyed by the ticket's hash.
     ///
     /// Idempotent for one attempt within the interaction lifetime: an input carrying the attempt key (hash) of the
     /// winning consumption — in this batch, or earlier (a redemption whose answer was lost) — is `consumed` too,
     /// with the same request, and nothing more is written. Every other attempt is refused.
-    static let redeemTicket = """
+    static func redeemTicket(events: String) -> String {
+        """
         WITH input AS (
             SELECT t.day, decode(t.ticket, 'hex') AS ticket_hash, decode(t.attempt, 'hex') AS attempt_hash, t.ord
             FROM unnest($1::date[], $2::text[], $4::text[]) WITH ORDINALITY AS t(day, ticket, attempt, ord)
@@ -188,16 +224,16 @@ enum EventStatements {
                    p.payload, t.kind AS terminal, t.attempt_hash AS terminal_attempt,
                    EXISTS (SELECT 1 FROM parstore_clients r WHERE r.client_id = l.client_id) AS registered
             FROM input i
-            LEFT JOIN par_events l ON l.day = i.day AND l.ticket_hash = i.ticket_hash AND l.slot = 1
-            LEFT JOIN par_events p ON p.day = i.day AND p.request_id = l.request_id AND p.slot = 0
-            LEFT JOIN par_events t ON t.day = i.day AND t.request_id = l.request_id AND t.slot = 2
+            LEFT JOIN \(events) l ON l.day = i.day AND l.ticket_hash = i.ticket_hash AND l.slot = 1
+            LEFT JOIN \(events) p ON p.day = i.day AND p.request_id = l.request_id AND p.slot = 0
+            LEFT JOIN \(events) t ON t.day = i.day AND t.request_id = l.request_id AND t.slot = 2
         ), winners AS (
             SELECT DISTINCT ON (day, request_id) ord, day, request_id, client_id, deadline, ticket_hash, attempt_hash
             FROM candidates
             WHERE request_id IS NOT NULL AND registered AND deadline > now() AND terminal IS NULL
             ORDER BY day, request_id, ord
         ), consumed AS (
-            INSERT INTO par_events (day, request_id, slot, kind, client_id, deadline, node_id, ticket_hash, attempt_hash)
+            INSERT INTO \(events) (day, request_id, slot, kind, client_id, deadline, node_id, ticket_hash, attempt_hash)
             SELECT day, request_id, 2, 'consumed', client_id, deadline, $3, ticket_hash, attempt_hash FROM winners
             ON CONFLICT (day, request_id, slot) DO NOTHING
             RETURNING day, request_id
@@ -221,6 +257,7 @@ enum EventStatements {
         WHERE (SELECT parstore_in_time($5))
         ORDER BY c.ord
         """
+    }
 
     /// Reads the request behind a ticket without changing anything.
     static let readTicket = """

@@ -13,6 +13,9 @@ public struct PGError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "PostgreSQL error \(sqlState ?? "(connection)"): \(message)" }
 
+    /// The SQLSTATE of a statement naming a table that does not exist.
+    static let undefinedTable = "42P01"
+
     /// Whether the statement failed on the data it was given (class 22, data exception): the input is at fault,
     /// and the caller answers 400 once the bad row is isolated.
     public var isDataError: Bool { sqlState?.hasPrefix("22") == true }

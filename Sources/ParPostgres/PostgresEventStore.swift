@@ -47,10 +47,10 @@ public final class PostgresEventStore: Sendable {
         }
     }
 
-    private let appender: BatchingWorker<PGConnection, EventRecord, AppendResult>
-    private let arbiter: BatchingWorker<PGConnection, ConsumeRequest, RedemptionResult>
-    private let loader: BatchingWorker<PGConnection, LoadRequest, LoadOutcome>
-    private let ticketArbiter: BatchingWorker<PGConnection, TicketRedemption, RedemptionResult>
+    private let appender: BatchingWorker<HotPathConnection, EventRecord, AppendResult>
+    private let arbiter: BatchingWorker<HotPathConnection, ConsumeRequest, RedemptionResult>
+    private let loader: BatchingWorker<HotPathConnection, LoadRequest, LoadOutcome>
+    private let ticketArbiter: BatchingWorker<HotPathConnection, TicketRedemption, RedemptionResult>
     private let general: BatchingWorker<PGConnection, Query, PGRows>
     private let configuration: Configuration
 
@@ -84,14 +84,13 @@ public final class PostgresEventStore: Sendable {
         )
     }
 
-    /// A worker on a hot-path connection (``openHotPathConnection(_:applicationName:)``) that writes each batch
-    /// with `process`.
+    /// A worker on a ``HotPathConnection`` that writes each batch with `process`.
     private static func groupCommitWorker<Request: Sendable, Response: Sendable>(
         _ name: String,
         _ configuration: Configuration,
         _ batchObserver: (@Sendable (Int) -> Void)?,
-        process: @escaping BatchingWorker<PGConnection, Request, Response>.Process
-    ) -> BatchingWorker<PGConnection, Request, Response> {
+        process: @escaping BatchingWorker<HotPathConnection, Request, Response>.Process
+    ) -> BatchingWorker<HotPathConnection, Request, Response> {
         let (conninfo, timeout) = (configuration.conninfo, configuration.timeout)
         return BatchingWorker(
             name: "pg-" + name,
@@ -99,20 +98,9 @@ public final class PostgresEventStore: Sendable {
             timeout: timeout,
             window: configuration.batchWindow,
             batchObserver: batchObserver,
-            connect: { try openHotPathConnection(conninfo, applicationName: "parstore-" + name, timeout: timeout) },
+            connect: { try HotPathConnection(conninfo, applicationName: "parstore-" + name, timeout: timeout) },
             process: process
         )
-    }
-
-    /// Opens a connection as the hot-path workers do: planner settings for key lookups only, then the hot-path
-    /// statements (`parstore_append`, `parstore_consume`, `parstore_load`, `parstore_redeem_ticket`) prepared.
-    @available(*, noasync, message: "blocking: call from a worker thread")
-    public static func openHotPathConnection(_ conninfo: String, applicationName: String, timeout: Duration? = nil) throws(PGError) -> PGConnection {
-        let connection = try PGConnection(conninfo, applicationName: applicationName, timeout: timeout)
-        let deadline = timeout.map { ContinuousClock.now + $0 }
-        _ = try connection.execute(EventStatements.lookupSession, deadline: deadline)
-        for (name, sql) in EventStatements.prepared { try connection.prepare(name, sql, deadline: deadline) }
-        return connection
     }
 
     /// Stops all workers after they drained what they accepted.
@@ -222,6 +210,27 @@ public final class PostgresEventStore: Sendable {
 
     // MARK: - Batches (on the worker threads)
 
+    /// Runs a batch one day at a time (each day's requests live in that day's partition, which has statements of
+    /// its own: ``HotPathStatement``), and answers in the batch's order. Nearly every batch holds one day.
+    @available(*, noasync)
+    static func byDay<Request, Response>(
+        _ batch: [Request],
+        on connection: HotPathConnection,
+        day: (Request) -> PartitionDay,
+        _ run: (PartitionDay, ArraySlice<Request>) throws(PGError) -> [Response]
+    ) -> [Result<Response, any Error>] {
+        guard let first = batch.first.map(day) else { return [] }
+        guard batch.contains(where: { day($0) != first }) else {
+            return isolating(batch[...], on: connection) { (part) throws(PGError) in try run(first, part) }
+        }
+        var results = [Result<Response, any Error>?](repeating: nil, count: batch.count)
+        for (group, indices) in Dictionary(grouping: batch.indices, by: { day(batch[$0]) }) {
+            let answers = isolating(indices.map { batch[$0] }[...], on: connection) { (part) throws(PGError) in try run(group, part) }
+            for (index, answer) in zip(indices, answers) { results[index] = answer }
+        }
+        return results.map { $0! }
+    }
+
     /// Runs a batch through `run`, and when its statement fails on something other than a lost server, splits it
     /// in halves and runs each again, down to single rows: a bad row fails only its own caller, for about
     /// 2·log2(n) extra round trips instead of one per row. A failed statement changed nothing (it is its own
@@ -229,7 +238,7 @@ public final class PostgresEventStore: Sendable {
     @available(*, noasync)
     static func isolating<Request, Response>(
         _ batch: ArraySlice<Request>,
-        on connection: PGConnection,
+        on connection: some WorkerConnection,
         _ run: (ArraySlice<Request>) throws(PGError) -> [Response]
     ) -> [Result<Response, any Error>] {
         do {
@@ -249,19 +258,20 @@ public final class PostgresEventStore: Sendable {
     private static func append(
         _ records: [EventRecord],
         nodeID: String,
-        on connection: PGConnection,
+        on connection: HotPathConnection,
         deadline: ContinuousClock.Instant
     ) -> [Result<AppendResult, any Error>] {
-        isolating(records[...], on: connection) { (records) throws(PGError) in
-            try appendBatch(records, nodeID: nodeID, on: connection, deadline: deadline)
+        byDay(records, on: connection, day: \.day) { (day, records) throws(PGError) in
+            try appendBatch(records, day: day, nodeID: nodeID, on: connection, deadline: deadline)
         }
     }
 
     @available(*, noasync)
     private static func appendBatch(
         _ records: ArraySlice<EventRecord>,
+        day: PartitionDay,
         nodeID: String,
-        on connection: PGConnection,
+        on connection: HotPathConnection,
         deadline: ContinuousClock.Instant
     ) throws(PGError) -> [AppendResult] {
         var uses: (ord: [String?], position: [String?], day: [String?], hash: [String?]) = ([], [], [], [])
@@ -273,8 +283,9 @@ public final class PostgresEventStore: Sendable {
                 uses.hash.append(use.hex)
             }
         }
-        let rows = try connection.executeHotPath(
-            EventStatements.appendName,
+        let rows = try connection.execute(
+            .append,
+            day: day,
             [
                 PostgresArray.literal(records.map { $0.day.description }),
                 PostgresArray.literal(records.map { Secret.hex($0.requestID) }),
@@ -305,12 +316,13 @@ public final class PostgresEventStore: Sendable {
     private static func consume(
         _ requests: [ConsumeRequest],
         nodeID: String,
-        on connection: PGConnection,
+        on connection: HotPathConnection,
         deadline: ContinuousClock.Instant
     ) -> [Result<RedemptionResult, any Error>] {
-        isolating(requests[...], on: connection) { (requests) throws(PGError) in
-            let rows = try connection.executeHotPath(
-                EventStatements.consumeName,
+        byDay(requests, on: connection, day: \.day) { (day, requests) throws(PGError) in
+            let rows = try connection.execute(
+                .consume,
+                day: day,
                 [
                     PostgresArray.literal(requests.map { $0.day.description }),
                     PostgresArray.literal(requests.map { Secret.hex($0.requestID) }),
@@ -327,12 +339,13 @@ public final class PostgresEventStore: Sendable {
     private static func load(
         _ requests: [LoadRequest],
         nodeID: String,
-        on connection: PGConnection,
+        on connection: HotPathConnection,
         deadline: ContinuousClock.Instant
     ) -> [Result<LoadOutcome, any Error>] {
-        isolating(requests[...], on: connection) { (requests) throws(PGError) in
-            let rows = try connection.executeHotPath(
-                EventStatements.loadName,
+        byDay(requests, on: connection, day: \.reference.day) { (day, requests) throws(PGError) in
+            let rows = try connection.execute(
+                .load,
+                day: day,
                 [
                     PostgresArray.literal(requests.map { $0.reference.day.description }),
                     PostgresArray.literal(requests.map { $0.reference.requestIDHex }),
@@ -359,12 +372,13 @@ public final class PostgresEventStore: Sendable {
     private static func redeem(
         _ redemptions: [TicketRedemption],
         nodeID: String,
-        on connection: PGConnection,
+        on connection: HotPathConnection,
         deadline: ContinuousClock.Instant
     ) -> [Result<RedemptionResult, any Error>] {
-        isolating(redemptions[...], on: connection) { (redemptions) throws(PGError) in
-            let rows = try connection.executeHotPath(
-                EventStatements.redeemTicketName,
+        byDay(redemptions, on: connection, day: \.ticket.day) { (day, redemptions) throws(PGError) in
+            let rows = try connection.execute(
+                .redeemTicket,
+                day: day,
                 [
                     PostgresArray.literal(redemptions.map { $0.ticket.day.description }),
                     PostgresArray.literal(redemptions.map { Secret.hex($0.ticket.hash) }),
@@ -375,16 +389,6 @@ public final class PostgresEventStore: Sendable {
             )
             return rows.rows.map { row in RedemptionResult(arbiterRow: row, clientID: row[4] ?? "") }
         }
-    }
-}
-
-extension PGConnection {
-    /// Runs a hot-path statement, waiting for the server until `deadline`, with that deadline on the server's clock
-    /// as its last parameter: the statement refuses to commit past it (`parstore_in_time`, migration 0008), so
-    /// nothing its caller was told failed commits afterwards.
-    @available(*, noasync)
-    fileprivate func executeHotPath(_ name: String, _ parameters: [String?], before deadline: ContinuousClock.Instant) throws(PGError) -> PGRows {
-        try executePrepared(name, parameters + [String(serverMillis(at: deadline))], deadline: deadline)
     }
 }
 

@@ -104,15 +104,19 @@ import Testing
         let url = servers.databaseURL
         let today = PartitionDay(secondsSince1970: Date().timeIntervalSince1970)
         let day = "'\(today)'"
-        let executions = [
-            "parstore_append(ARRAY[\(day)]::date[], ARRAY['00'], ARRAY[1]::smallint[], ARRAY['loaded'], ARRAY['c'], ARRAY[NULL]::bigint[], 'n', "
-                + "ARRAY['{}']::jsonb[], ARRAY[1]::bigint[], ARRAY[0], ARRAY[\(day)]::date[], ARRAY['00'], NULL)",
-            "parstore_consume(ARRAY[\(day)]::date[], ARRAY['00'], ARRAY['c'], 'n', NULL)",
-            "parstore_load(ARRAY[\(day)]::date[], ARRAY['00'], ARRAY['c'], ARRAY['00'], ARRAY['00'], ARRAY[60000]::bigint[], 'n', NULL)",
-            "parstore_redeem_ticket(ARRAY[\(day)]::date[], ARRAY['00'], 'n', ARRAY[NULL], NULL)",
-        ]
+        // Each statement on the whole log and on today's partition, which a hot-path connection prepares as it
+        // connects.
+        let executions = ["", "_\(today.compact)"].flatMap { suffix in
+            [
+                "parstore_append\(suffix)(ARRAY[\(day)]::date[], ARRAY['00'], ARRAY[1]::smallint[], ARRAY['loaded'], ARRAY['c'], "
+                    + "ARRAY[NULL]::bigint[], 'n', ARRAY['{}']::jsonb[], ARRAY[1]::bigint[], ARRAY[0], ARRAY[\(day)]::date[], ARRAY['00'], NULL)",
+                "parstore_consume\(suffix)(ARRAY[\(day)]::date[], ARRAY['00'], ARRAY['c'], 'n', NULL)",
+                "parstore_load\(suffix)(ARRAY[\(day)]::date[], ARRAY['00'], ARRAY['c'], ARRAY['00'], ARRAY['00'], ARRAY[60000]::bigint[], 'n', NULL)",
+                "parstore_redeem_ticket\(suffix)(ARRAY[\(day)]::date[], ARRAY['00'], 'n', ARRAY[NULL], NULL)",
+            ]
+        }
         let plans = try await runOnOwnThread(name: "test-plans") {
-            let connection = try PostgresEventStore.openHotPathConnection(url, applicationName: "plan-test")
+            let connection = try HotPathConnection(url, applicationName: "plan-test").connection
             // Today's partition only: small and freshly analysed is the case to cover, and analysing every
             // partition would compete with the tests running beside this one.
             _ = try connection.execute("ANALYZE par_events_\(today.compact)")
