@@ -198,12 +198,23 @@ public final class EmbeddedRedis: Sendable {
 
 /// A TCP port on 127.0.0.1 that nothing listens on right now.
 public func freeLoopbackPort() throws -> Int {
+    guard let port = bindLoopback(port: 0) else { throw EmbeddedServerError("could not find a free port") }
+    return port
+}
+
+/// Whether `port` on 127.0.0.1 can be bound right now.
+func loopbackPortIsFree(_ port: Int) -> Bool {
+    bindLoopback(port: port) != nil
+}
+
+/// Binds a socket to 127.0.0.1:`port` (0: any), closes it, and returns the port it had; `nil` when it could not.
+private func bindLoopback(port: Int) -> Int? {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard descriptor >= 0 else { throw EmbeddedServerError("socket() failed") }
+    guard descriptor >= 0 else { return nil }
     defer { close(descriptor) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
+    address.sin_port = UInt16(port).bigEndian
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &address) { pointer in
@@ -212,7 +223,7 @@ public func freeLoopbackPort() throws -> Int {
             return getsockname(descriptor, raw, &length)
         }
     }
-    guard bound == 0 else { throw EmbeddedServerError("could not find a free port") }
+    guard bound == 0 else { return nil }
     return Int(UInt16(bigEndian: address.sin_port))
 }
 

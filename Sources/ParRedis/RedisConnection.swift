@@ -20,37 +20,41 @@ public enum RedisValue: Sendable, Equatable {
     }
 }
 
-/// A failure to talk to Redis: connection refused or lost, or a timeout. The connection is dropped and made
-/// again by its worker.
+/// A failure to talk to Redis. Every one of them leaves the node to carry on through PostgreSQL.
 public struct RedisError: Error, Sendable, CustomStringConvertible {
-    public var message: String
-    public var description: String { "Redis error: \(message)" }
-}
-
-/// Where Redis is: parsed from `redis://[:password@]host[:port][/db]`.
-public struct RedisEndpoint: Sendable, Equatable {
-    public var host: String
-    public var port: Int
-    public var password: String?
-    public var database: Int
-
-    public init(host: String = "127.0.0.1", port: Int = 6379, password: String? = nil, database: Int = 0) {
-        self.host = host
-        self.port = port
-        self.password = password
-        self.database = database
+    /// What went wrong, in the words of the node's metrics.
+    public enum Kind: String, Sendable {
+        /// The connection was refused, lost or timed out; the worker makes it again.
+        case connection
+        /// Redis answered with an error, or with a reply ParStore cannot read.
+        case reply
+        /// The cluster answered `CLUSTERDOWN` (slots without a primary) until the retries ran out.
+        case clusterDown = "cluster_down"
+        /// The cluster answered `TRYAGAIN` (a slot being migrated) until the retries ran out.
+        case tryAgain = "try_again"
+        /// No primary is known for the key's slot, or redirections did not settle.
+        case noRoute = "no_route"
     }
 
-    /// Parses a `redis://` URL; `nil` when malformed.
-    public init?(url: String) {
-        guard let components = URLComponents(string: url), components.scheme == "redis", let host = components.host, !host.isEmpty
-        else { return nil }
-        self.host = host
-        self.port = components.port ?? 6379
-        self.password = components.password.flatMap { $0.removingPercentEncoding }
-        let path = components.path.drop { $0 == "/" }
-        guard path.isEmpty || Int(path) != nil else { return nil }
-        self.database = Int(path) ?? 0
+    public var kind: Kind
+    public var message: String
+    public var description: String { "Redis error (\(kind.rawValue)): \(message)" }
+
+    public init(_ kind: Kind = .connection, message: String) {
+        self.kind = kind
+        self.message = message
+    }
+}
+
+/// One command for a pipelined connection. With `asking`, `ASKING` goes just before it on the same connection:
+/// the command is for a slot that is being imported by that node (a cluster's `ASK` redirection).
+public struct RedisRequest: Sendable {
+    public var arguments: [String]
+    public var asking: Bool
+
+    public init(_ arguments: [String], asking: Bool = false) {
+        self.arguments = arguments
+        self.asking = asking
     }
 }
 
@@ -89,32 +93,32 @@ public final class RedisConnection: WorkerConnection {
     ///
     /// A Redis error reply is a `.success(.error(...))`; a connection failure fails every command not yet answered.
     @available(*, noasync, message: "blocking: call from a worker thread")
-    public func pipeline(_ commands: [[String]]) -> [Result<RedisValue, RedisError>] {
-        for arguments in commands {
-            append(arguments)
+    public func pipeline(_ requests: [RedisRequest]) -> [Result<RedisValue, RedisError>] {
+        for request in requests {
+            if request.asking { append(["ASKING"]) }
+            append(request.arguments)
         }
-        var results: [Result<RedisValue, RedisError>] = []
-        results.reserveCapacity(commands.count)
-        for _ in commands {
-            guard isHealthy else {
-                results.append(.failure(RedisError(message: Self.errorText(context))))
-                continue
-            }
-            var raw: UnsafeMutableRawPointer? = nil
-            guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
-                results.append(.failure(RedisError(message: Self.errorText(context))))
-                continue
-            }
-            results.append(.success(Self.value(raw.assumingMemoryBound(to: redisReply.self))))
-            freeReplyObject(raw)
+        return requests.map { request in
+            if request.asking, case .failure(let error) = reply() { return .failure(error) }  // ASKING's own "OK"
+            return reply()
         }
-        return results
+    }
+
+    /// Reads the next reply.
+    private func reply() -> Result<RedisValue, RedisError> {
+        guard isHealthy else { return .failure(RedisError(message: Self.errorText(context))) }
+        var raw: UnsafeMutableRawPointer? = nil
+        guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
+            return .failure(RedisError(message: Self.errorText(context)))
+        }
+        defer { freeReplyObject(raw) }
+        return .success(Self.value(raw.assumingMemoryBound(to: redisReply.self)))
     }
 
     /// Runs one command.
     @available(*, noasync, message: "blocking: call from a worker thread")
     public func command(_ arguments: [String]) throws(RedisError) -> RedisValue {
-        try pipeline([arguments])[0].get()
+        try pipeline([RedisRequest(arguments)])[0].get()
     }
 
     private func append(_ arguments: [String]) {
@@ -137,7 +141,7 @@ public final class RedisConnection: WorkerConnection {
     }
 
     private func expectOK(_ value: RedisValue) throws(RedisError) {
-        if case .error(let message) = value { throw RedisError(message: message) }
+        if case .error(let message) = value { throw RedisError(.reply, message: message) }
     }
 
     private static func value(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {

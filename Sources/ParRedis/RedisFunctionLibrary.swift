@@ -1,10 +1,27 @@
-/// The Redis function library (`FUNCTION LOAD REPLACE` on every connection, never `EVALSHA`).
+/// The Redis function library, loaded on every server (every primary of a cluster) as the node connects to it,
+/// never `EVALSHA`.
 ///
 /// A live request is a hash under `parstore:req:<hex SHA-256 of the reference>` (the raw reference is never a
 /// key) with fields `c` (client), `s` (state: `p` pushed, `u` used), `p` (parameters JSON), `t` (pushed at, ms)
 /// and `d` (deadline, ms). The key expires at the deadline PostgreSQL chose. `parstore_rate` keeps one
 /// rate-limit key per client.
 enum RedisFunctionLibrary {
+    /// The library's version, which `parstore_version` returns. Raise it with every change to the functions; a later
+    /// version must keep serving the calls of the earlier one (nodes of both run side by side in a rolling upgrade).
+    static let version = 2
+
+    /// Loads the library on the server behind `connection` unless it holds this version or a later one already
+    /// (a newer node of a rolling upgrade loaded it; replacing it would take its functions away).
+    @available(*, noasync, message: "blocking: call from a worker thread")
+    static func ensureLoaded(on connection: RedisConnection) throws(RedisError) {
+        if case .integer(let loaded) = try connection.command(["FCALL", "parstore_version", "0"]), loaded >= version {
+            return
+        }
+        if case .error(let message) = try connection.command(["FUNCTION", "LOAD", "REPLACE", source]) {
+            throw RedisError(.reply, message: "FUNCTION LOAD failed: \(message)")
+        }
+    }
+
     static let source = #"""
         #!lua name=parstore
 
@@ -52,6 +69,8 @@ enum RedisFunctionLibrary {
           return 0
         end
 
+        redis.register_function{function_name = 'parstore_version', flags = {'no-writes'},
+                                callback = function() return \#(version) end}
         redis.register_function('parstore_push', push)
         redis.register_function('parstore_rate', rate)
         redis.register_function('parstore_claim', claim)

@@ -1,64 +1,81 @@
 import ParWorker
-import Synchronization
 
-/// A few pipelined Redis connections, each on its own thread, shared by everything a node asks Redis.
-/// Every connection loads ParStore's function library as it connects.
+/// What a node counts of its Redis traffic (its metrics).
+public struct RedisObserver: Sendable {
+    /// The size of every pipeline sent.
+    public var pipeline: @Sendable (Int) -> Void
+    /// A cluster redirection followed: `moved` or `ask`.
+    public var redirected: @Sendable (String) -> Void
+    /// The cluster's slot map read again.
+    public var mapRefreshed: @Sendable () -> Void
+    /// A command retried after a short pause, by reason (a ``RedisError/Kind`` raw value).
+    public var retried: @Sendable (String) -> Void
+
+    public init(
+        pipeline: @escaping @Sendable (Int) -> Void = { _ in },
+        redirected: @escaping @Sendable (String) -> Void = { _ in },
+        mapRefreshed: @escaping @Sendable () -> Void = {},
+        retried: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.pipeline = pipeline
+        self.redirected = redirected
+        self.mapRefreshed = mapRefreshed
+        self.retried = retried
+    }
+}
+
+/// Redis as `/readyz` reports it.
+public enum RedisHealth: Sendable, Equatable {
+    case up
+    /// A cluster some of whose slots have no reachable primary now.
+    case degraded(unreachableSlots: Int)
+    case down
+}
+
+/// Everything a node asks Redis goes through here, to one server or to a Redis Cluster (``RedisTopology``): a few
+/// pipelined connections per server, each on its own thread, with ParStore's function library loaded on each
+/// server as the node connects to it.
 public final class RedisPool: Sendable {
-    private let workers: [BatchingWorker<RedisConnection, [String], RedisValue>]
-    private let next = Atomic<Int>(0)
+    private let router: any RedisRouter
 
     /// - Parameters:
-    ///   - endpoint: where Redis is.
-    ///   - connections: how many pipelined connections to use.
-    ///   - batchObserver: told the size of every pipeline.
-    public init(endpoint: RedisEndpoint, connections: Int = 2, batchObserver: (@Sendable (Int) -> Void)? = nil) {
-        workers = (0..<max(1, connections)).map { index in
-            BatchingWorker(
-                name: "redis-\(index)",
-                maxBatchSize: 512,
-                reconnectInterval: .milliseconds(500),
-                batchObserver: batchObserver,
-                connect: {
-                    let connection = try RedisConnection(endpoint)
-                    if case .error(let message) = try connection.command(["FUNCTION", "LOAD", "REPLACE", RedisFunctionLibrary.source]) {
-                        throw RedisError(message: "FUNCTION LOAD failed: \(message)")
-                    }
-                    return connection
-                },
-                process: { connection, commands, _ in  // every reply has the connection's own timeout
-                    connection.pipeline(commands).map { $0.mapError { $0 as any Error } }
-                }
-            )
+    ///   - topology: one server, or a cluster's seed nodes.
+    ///   - connections: pipelined connections per server (per primary of a cluster).
+    ///   - observer: told about pipelines, redirections, map refreshes and retries.
+    public init(topology: RedisTopology, connections: Int = 2, observer: RedisObserver = RedisObserver()) {
+        switch topology {
+        case .standalone(let endpoint):
+            router = StandaloneRouter(endpoint: endpoint, connections: connections, observer: observer)
+        case .cluster(let seeds):
+            router = ClusterRouter(seeds: seeds, connectionsPerPrimary: connections, observer: observer)
         }
     }
 
     /// Stops the connections after they drained what they accepted.
     public func shutdown() async {
-        for worker in workers { await worker.shutdown() }
+        await router.shutdown()
     }
 
-    /// Runs one command on one of the pipelined connections: the one `shard` names, or the next in turn.
+    /// Runs one command about `key` (the only key it touches; `nil` for none) on one of the pipelined connections
+    /// to the server holding it: the one `shard` names, or any.
     ///
-    /// Commands given the same `shard` go out on the same connection, in the order they were issued.
+    /// Commands given the same key and `shard` go out on the same connection, in the order they were issued.
     ///
     /// - Throws: ``RedisError`` when Redis cannot be reached, or when it answers with an error.
-    public func command(_ arguments: [String], shard: Int? = nil) async throws -> RedisValue {
-        try Self.checked(await worker(shard).submit(arguments))
+    public func command(_ arguments: [String], key: String?, shard: Int? = nil) async throws -> RedisValue {
+        try Self.checked(await router.command(arguments, key: key, shard: shard))
     }
 
-    /// Sends one command without waiting for its reply; `completion` runs on the connection's thread (keep it
-    /// quick). Ordered like ``command(_:shard:)`` with the same `shard`.
-    public func send(_ arguments: [String], shard: Int, completion: @escaping @Sendable (Result<RedisValue, any Error>) -> Void) {
-        worker(shard).enqueue(arguments) { result in completion(result.flatMap { value in Result { try Self.checked(value) } }) }
-    }
-
-    private func worker(_ shard: Int?) -> BatchingWorker<RedisConnection, [String], RedisValue> {
-        let index = shard ?? next.wrappingAdd(1, ordering: .relaxed).oldValue
-        return workers[Int(UInt(bitPattern: index) % UInt(workers.count))]
+    /// Sends one command about `key` without waiting for its reply; `completion` runs on a connection's thread or a
+    /// task (keep it quick). Ordered like ``command(_:key:shard:)`` with the same key and `shard`.
+    public func send(_ arguments: [String], key: String, shard: Int, completion: @escaping @Sendable (Result<RedisValue, any Error>) -> Void) {
+        router.send(arguments, key: key, shard: shard) { result in
+            completion(result.flatMap { value in Result { try Self.checked(value) } })
+        }
     }
 
     private static func checked(_ value: RedisValue) throws(RedisError) -> RedisValue {
-        if case .error(let message) = value { throw RedisError(message: message) }
+        if case .error(let message) = value { throw RedisError(.reply, message: message) }
         return value
     }
 
@@ -67,13 +84,78 @@ public final class RedisPool: Sendable {
     ///
     /// - Throws: the first connection's error when Redis cannot be reached; the node still serves through PostgreSQL.
     public func connectAll() async throws {
-        for worker in workers {
-            _ = try await worker.submit(["PING"])
-        }
+        try await router.connectAll()
     }
 
-    /// Whether Redis answers.
-    public func ping() async throws {
-        _ = try await command(["PING"])
+    /// Whether Redis answers: every server, or how many of a cluster's slots have no reachable primary.
+    public func health() async -> RedisHealth {
+        await router.health()
+    }
+}
+
+/// How commands reach the right server.
+protocol RedisRouter: Sendable {
+    /// Runs a command; an error reply is returned, not thrown.
+    func command(_ arguments: [String], key: String?, shard: Int?) async throws -> RedisValue
+    func send(_ arguments: [String], key: String, shard: Int, completion: @escaping @Sendable (Result<RedisValue, any Error>) -> Void)
+    func connectAll() async throws
+    func health() async -> RedisHealth
+    func shutdown() async
+}
+
+/// A pipelined connection to one server, on its own thread.
+typealias RedisWorker = BatchingWorker<RedisConnection, RedisRequest, RedisValue>
+
+extension RedisWorker {
+    /// A worker whose connection logs in, then loads ParStore's functions unless the server has them.
+    static func connected(to endpoint: RedisEndpoint, name: String, observer: RedisObserver) -> RedisWorker {
+        RedisWorker(
+            name: name,
+            maxBatchSize: 512,
+            timeout: .seconds(2),
+            reconnectInterval: .milliseconds(500),
+            batchObserver: observer.pipeline,
+            connect: {
+                let connection = try RedisConnection(endpoint)
+                try RedisFunctionLibrary.ensureLoaded(on: connection)
+                return connection
+            },
+            process: { connection, requests, _ in  // every reply has the connection's own timeout
+                connection.pipeline(requests).map { $0.mapError { $0 as any Error } }
+            }
+        )
+    }
+}
+
+/// One Redis server.
+final class StandaloneRouter: RedisRouter {
+    private let workers: [RedisWorker]
+
+    init(endpoint: RedisEndpoint, connections: Int, observer: RedisObserver) {
+        workers = (0..<max(1, connections)).map { RedisWorker.connected(to: endpoint, name: "redis-\($0)", observer: observer) }
+    }
+
+    func command(_ arguments: [String], key: String?, shard: Int?) async throws -> RedisValue {
+        try await worker(shard).submit(RedisRequest(arguments))
+    }
+
+    func send(_ arguments: [String], key: String, shard: Int, completion: @escaping @Sendable (Result<RedisValue, any Error>) -> Void) {
+        worker(shard).enqueue(RedisRequest(arguments), completion: completion)
+    }
+
+    private func worker(_ shard: Int?) -> RedisWorker {
+        workers[Int(UInt(bitPattern: shard ?? Int.random(in: 0..<workers.count)) % UInt(workers.count))]
+    }
+
+    func connectAll() async throws {
+        for worker in workers { _ = try await worker.submit(RedisRequest(["PING"])) }
+    }
+
+    func health() async -> RedisHealth {
+        (try? await command(["PING"], key: nil, shard: nil)) == .status("PONG") ? .up : .down
+    }
+
+    func shutdown() async {
+        for worker in workers { await worker.shutdown() }
     }
 }

@@ -26,11 +26,13 @@ public struct RedisRequestCache: Sendable {
     /// goes out on the same connection, after this one. `failed` is called, on the connection's thread, when the
     /// record could not be stored; redemptions of that request then fall back to PostgreSQL.
     public func push(_ reference: RequestReference, request: RedeemedRequest, failed: @escaping @Sendable () -> Void) {
+        let key = Self.key(reference)
         pool.send(
             [
-                "FCALL", "parstore_push", "1", Self.key(reference),
+                "FCALL", "parstore_push", "1", key,
                 request.clientID, String(request.expiresAtMillis), request.parametersJSON, String(request.pushedAtMillis),
             ],
+            key: key,
             shard: Self.shard(reference)
         ) { result in
             if case .failure = result { failed() }
@@ -39,15 +41,16 @@ public struct RedisRequestCache: Sendable {
 
     /// Claims a request for `clientID`, atomically.
     public func claim(_ reference: RequestReference, clientID: String) async throws -> RedisClaim {
-        let reply = try await pool.command(["FCALL", "parstore_claim", "1", Self.key(reference), clientID], shard: Self.shard(reference))
+        let key = Self.key(reference)
+        let reply = try await pool.command(["FCALL", "parstore_claim", "1", key, clientID], key: key, shard: Self.shard(reference))
         guard case .array(let parts) = reply, let status = parts.first?.text else {
-            throw RedisError(message: "unexpected reply to parstore_claim")
+            throw RedisError(.reply, message: "unexpected reply to parstore_claim")
         }
         switch status {
         case "ok":
             guard parts.count == 4, let parameters = parts[1].text, let pushedAt = parts[2].text.flatMap({ Int64($0) }),
                 let deadline = parts[3].text.flatMap({ Int64($0) })
-            else { throw RedisError(message: "malformed record in Redis") }
+            else { throw RedisError(.reply, message: "malformed record in Redis") }
             return .claimed(RedeemedRequest(clientID: clientID, parametersJSON: parameters, pushedAtMillis: pushedAt, expiresAtMillis: deadline))
         case "wrong_client": return .wrongClient
         case "used": return .used
@@ -57,7 +60,8 @@ public struct RedisRequestCache: Sendable {
 
     /// Gives back a claim whose commit could not be made, so the request stays usable.
     public func unclaim(_ reference: RequestReference) async throws {
-        _ = try await pool.command(["FCALL", "parstore_unclaim", "1", Self.key(reference)], shard: Self.shard(reference))
+        let key = Self.key(reference)
+        _ = try await pool.command(["FCALL", "parstore_unclaim", "1", key], key: key, shard: Self.shard(reference))
     }
 
     /// The key of a request: a hash of its reference, never the reference itself.

@@ -11,6 +11,7 @@ public struct NodeMetrics: Sendable {
     let groupCommitBatch: ValueHistogram
     let redisPipelineBatch: ValueHistogram
     let expired: Counter
+    let redisMapRefresh: Counter
 
     private static let latencyBuckets: [Duration] = [
         .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
@@ -38,6 +39,19 @@ public struct NodeMetrics: Sendable {
             buckets: Self.batchBuckets
         )
         expired = registry.makeCounter(descriptor: Self.name("expired", unit: "total", help: "Requests this node's sweeper expired."))
+        redisMapRefresh = registry.makeCounter(
+            descriptor: Self.name("redis_map_refreshes", unit: "total", help: "Readings of the Redis Cluster's slot map.")
+        )
+        redisRedirect = LabelledCounter(
+            registry,
+            Self.name("redis_redirects", unit: "total", help: "Redis Cluster redirections followed, by kind (moved, ask)."),
+            label: "kind"
+        )
+        redisRetry = LabelledCounter(
+            registry,
+            Self.name("redis_retries", unit: "total", help: "Redis commands retried after a pause, by reason."),
+            label: "reason"
+        )
         push = LabelledCounter(registry, Self.name("push", unit: "total", help: "POST /par answers by outcome."), label: "outcome")
         redeem = LabelledCounter(registry, Self.name("redeem", unit: "total", help: "Redemption answers by outcome."), label: "outcome")
         authorize = LabelledCounter(
@@ -87,11 +101,16 @@ public struct NodeMetrics: Sendable {
     let redeem: LabelledCounter
     /// Counts an `/authorize` answer by outcome: `loaded`, `reloaded`, a refusal reason or an error code.
     let authorize: LabelledCounter
-    /// Counts a redemption answered by PostgreSQL because Redis could not (`not_found`, `unavailable`,
-    /// `rate_limited` when the fallback budget was spent).
+    /// Counts a redemption answered by PostgreSQL because Redis could not: `not_found`, `rate_limited` when the
+    /// fallback budget was spent, or why Redis failed (`connection`, `cluster_down`, `try_again`, `no_route`,
+    /// `reply`, `overloaded`).
     let redisFallback: LabelledCounter
     /// Counts a Redis call that failed (the node carried on through PostgreSQL), by operation.
     let redisError: LabelledCounter
+    /// Counts a Redis Cluster redirection followed: `moved` or `ask`.
+    let redisRedirect: LabelledCounter
+    /// Counts a Redis command retried after a short pause: `connection`, `cluster_down`, `try_again`, `no_route`.
+    let redisRetry: LabelledCounter
     /// Counts every refused attempt on a known request, by reason; the log records each at most once per request.
     let refusal: LabelledCounter
     /// Counts an input that PostgreSQL refused as data (answered 400 once its row was isolated), by operation.

@@ -30,12 +30,12 @@ public struct ParStoreNode: Sendable {
     /// - Throws: ``ConfigurationError`` for an invalid configuration.
     public init(configuration: NodeConfiguration, logger: Logger) throws {
         try configuration.validate()
-        var redisEndpoint: RedisEndpoint? = nil
+        var redisTopology: RedisTopology? = nil
         if let url = configuration.redisURL {
-            guard let endpoint = RedisEndpoint(url: url) else {
-                throw ConfigurationError("PARSTORE_REDIS_URL must look like redis://host:port[/db]")
+            guard let topology = RedisTopology(url: url) else {
+                throw ConfigurationError("PARSTORE_REDIS_URL must look like redis://host:port[/db] or redis+cluster://host:port[,host:port...]")
             }
-            redisEndpoint = endpoint
+            redisTopology = topology
         }
         let metrics = NodeMetrics()
         self.configuration = configuration
@@ -52,11 +52,16 @@ public struct ParStoreNode: Sendable {
             ),
             batchObserver: { metrics.groupCommitBatch.record(Double($0)) }
         )
-        let redis = redisEndpoint.map { endpoint in
+        let redis = redisTopology.map { topology in
             RedisPool(
-                endpoint: endpoint,
+                topology: topology,
                 connections: configuration.redisConnections,
-                batchObserver: { metrics.redisPipelineBatch.record(Double($0)) }
+                observer: RedisObserver(
+                    pipeline: { metrics.redisPipelineBatch.record(Double($0)) },
+                    redirected: { metrics.redisRedirect($0) },
+                    mapRefreshed: { metrics.redisMapRefresh.increment() },
+                    retried: { metrics.redisRetry($0) }
+                )
             )
         }
         self.redis = redis

@@ -106,7 +106,7 @@ public final class RequestLifecycle: Sendable {
         do {
             claim = try await redis.claim(reference, clientID: clientID)
         } catch {
-            metrics.redisFallback("unavailable")
+            metrics.redisFallback((error as? RedisError)?.kind.rawValue ?? "overloaded")
             return try await arbitrate(consume, reference: reference)
         }
         switch claim {

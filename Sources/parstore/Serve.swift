@@ -23,7 +23,7 @@ struct Serve: AsyncParsableCommand {
     var databaseURL: String?
     @Option(name: .customLong("database-url-file"), help: "File holding the database URL (kept out of ps). Env: PARSTORE_DATABASE_URL_FILE.")
     var databaseURLFile: String?
-    @Option(name: .customLong("redis-url"), help: "redis://host:port[/db]. Env: PARSTORE_REDIS_URL. Default: embedded when the database is.")
+    @Option(name: .customLong("redis-url"), help: "redis://[:password@]host:port[/db], or redis+cluster://[:password@]host:port[,host:port...] for a Redis Cluster. Env: PARSTORE_REDIS_URL. Default: embedded when the database is.")
     var redisURL: String?
     @Option(name: .customLong("redis-url-file"), help: "File holding the Redis URL (kept out of ps). Env: PARSTORE_REDIS_URL_FILE.")
     var redisURLFile: String?

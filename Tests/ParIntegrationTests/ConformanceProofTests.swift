@@ -160,13 +160,13 @@ import Testing
         }
     }
 
-    @Test func rfc9449_11_1_a_proof_is_used_once_across_nodes() async throws {
+    @Test(arguments: RedisMode.allCases) func rfc9449_11_1_a_proof_is_used_once_across_nodes(redis: RedisMode) async throws {
         let client = try await C.register("dpop")
         let proof = C.dpopProof(C.es256)
-        try await C.node().application().test(.router) { http in
+        try await C.node(redis: redis).application().test(.router) { http in
             expectAnswer(try await http.push(C.signedForm(client.id), headers: [.dpopProof: proof]), .created)
         }
-        try await C.node().application().test(.router) { http in
+        try await C.node(redis: redis).application().test(.router) { http in
             expectAnswer(try await http.push(C.signedForm(client.id), headers: [.dpopProof: proof]), .badRequest, "invalid_dpop_proof")
         }
     }
@@ -243,14 +243,14 @@ import Testing
 
     // MARK: Rate limits
 
-    @Test func rfc9126_2_3_a_client_over_its_rate_gets_429_on_every_node() async throws {
+    @Test(arguments: RedisMode.allCases) func rfc9126_2_3_a_client_over_its_rate_gets_429_on_every_node(redis: RedisMode) async throws {
         let client = try await C.register("rate") { $0.rateLimit = RateLimit(perSecond: 0.01, burst: 2) }
         let other = try await C.register("rate-other")
-        try await C.node().application().test(.router) { http in
+        try await C.node(redis: redis).application().test(.router) { http in
             expectAnswer(try await http.push(C.signedForm(client.id)), .created)
             expectAnswer(try await http.push(C.signedForm(client.id)), .created)
         }
-        try await C.node().application().test(.router) { http in
+        try await C.node(redis: redis).application().test(.router) { http in
             let limited = try await http.push(C.signedForm(client.id))
             expectAnswer(limited, .tooManyRequests, "invalid_request")
             #expect(Int(limited.headers[.retryAfter] ?? "") ?? 0 >= 1)

@@ -23,8 +23,8 @@ enum Conformance {
     static func now() -> Int { Int(Date().timeIntervalSince1970) }
 
     /// A node of the shared servers, running as ``issuer``.
-    static func node(_ configure: (inout NodeConfiguration) -> Void = { _ in }) async throws -> ParStoreNode {
-        let servers = try await TestServers.shared.shared()
+    static func node(redis: RedisMode = .standalone, _ configure: (inout NodeConfiguration) -> Void = { _ in }) async throws -> ParStoreNode {
+        let servers = try await TestServers.shared.shared(redis)
         var configuration = TestNodes.configuration(databaseURL: servers.databaseURL, redisURL: servers.redisURL)
         configuration.issuer = issuer
         configure(&configuration)

@@ -145,11 +145,11 @@ struct PushCase: Sendable, CustomTestStringConvertible {
         }
     }
 
-    @Test func rfc7523_3_7_a_jti_is_used_once_across_nodes() async throws {
+    @Test(arguments: RedisMode.allCases) func rfc7523_3_7_a_jti_is_used_once_across_nodes(redis: RedisMode) async throws {
         let client = try await C.register("jti")
         let form = C.signedForm(client.id)
-        let first = try await C.node()
-        let second = try await C.node()
+        let first = try await C.node(redis: redis)
+        let second = try await C.node(redis: redis)
         try await first.application().test(.router) { http in expectAnswer(try await http.push(form), .created) }
         try await second.application().test(.router) { http in expectAnswer(try await http.push(form), .unauthorized, "invalid_client") }
     }

@@ -33,7 +33,7 @@ private typealias C = Conformance
                 expectAnswer(try await one.push(C.jwtForm(client.id, assertion: assertion), headers: [.dpopProof: proof]), .created)
                 // Across nodes, with Redis as the fast filter.
                 expectAnswer(try await two.push(C.jwtForm(client.id, assertion: assertion)), .unauthorized, "invalid_client")
-                _ = try await first.redis!.command(["FLUSHALL"])
+                _ = try await first.redis!.command(["FLUSHALL"], key: nil)
                 expectAnswer(try await two.push(C.jwtForm(client.id, assertion: assertion)), .unauthorized, "invalid_client")
                 // The DPoP proof's jti too, with a fresh assertion.
                 expectAnswer(try await one.push(C.signedForm(client.id), headers: [.dpopProof: proof]), .badRequest, "invalid_dpop_proof")
@@ -73,8 +73,8 @@ private typealias C = Conformance
 
     /// A browser load and a backend redemption of the same request, on two nodes at once: at most one wins, every
     /// time, and the audit's rule (no consumption without the load's ticket) holds.
-    @Test func aLoadRacingABackendRedemptionHasOneWinner() async throws {
-        let scenario = try await Scenario.make("load-race")
+    @Test(arguments: RedisMode.allCases) func aLoadRacingABackendRedemptionHasOneWinner(redis: RedisMode) async throws {
+        let scenario = try await Scenario.make("load-race", redis: redis)
         let other = try await TestNodes.make(TestNodes.configuration(databaseURL: scenario.servers.databaseURL, redisURL: scenario.servers.redisURL))
         try await scenario.node.application().test(.router) { browserNode in
             try await other.application().test(.router) { backendNode in

@@ -33,7 +33,7 @@ import Testing
             #expect(
                 try await eventually {
                     _ = try await client.pushRequest(clientID, secret: secret)
-                    guard case .integer(let keys) = try? await node.redis!.command(["DBSIZE"]) else { return false }
+                    guard case .integer(let keys) = try? await node.redis!.command(["DBSIZE"], key: nil) else { return false }
                     return keys > 0
                 }
             )

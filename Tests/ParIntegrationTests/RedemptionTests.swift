@@ -1,16 +1,18 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import ParCore
 import ParEmbedded
 import ParRedis
 import ParServer
 import ParTestSupport
+import ParWorker
 import Testing
 
 /// Push and redemption on real PostgreSQL and Redis servers.
 @Suite struct RedemptionTests {
-    @Test func pushThenRedeemReturnsThePushedParametersOnce() async throws {
-        let scenario = try await Scenario.make("once")
+    @Test(arguments: RedisMode.allCases) func pushThenRedeemReturnsThePushedParametersOnce(redis: RedisMode) async throws {
+        let scenario = try await Scenario.make("once", redis: redis)
         let (database, clientID, secret, node) = (scenario.database, scenario.clientID, scenario.secret, scenario.node)
         try await node.application().test(.router) { client in
             let extra = [("nonce", "n-0S6_WzA2Mj"), ("login_hint", "alice@example.com")]
@@ -48,8 +50,8 @@ import Testing
         }
     }
 
-    @Test func unknownRequestURIsAreRefusedWithoutWrites() async throws {
-        let servers = try await TestServers.shared.shared()
+    @Test(arguments: RedisMode.allCases) func unknownRequestURIsAreRefusedWithoutWrites(redis: RedisMode) async throws {
+        let servers = try await TestServers.shared.shared(redis)
         let database = TestDatabase(url: servers.databaseURL)
         let anyone = uniqueClientID("anyone")
         try await database.register(anyone)
@@ -69,8 +71,8 @@ import Testing
         #expect(node.metrics.render().contains(#"parstore_redeem_total{outcome="unknown"} 4"#))
     }
 
-    @Test func aWrongClientLeavesTheRequestRedeemableByItsOwner() async throws {
-        let scenario = try await Scenario.make("owner")
+    @Test(arguments: RedisMode.allCases) func aWrongClientLeavesTheRequestRedeemableByItsOwner(redis: RedisMode) async throws {
+        let scenario = try await Scenario.make("owner", redis: redis)
         let (database, owner, secret, node) = (scenario.database, scenario.clientID, scenario.secret, scenario.node)
         let thief = uniqueClientID("thief")
         try await database.register(thief)
@@ -90,8 +92,8 @@ import Testing
         }
     }
 
-    @Test func racingRedemptionsOnTwoNodesSucceedExactlyOncePerRequest() async throws {
-        let servers = try await TestServers.shared.shared()
+    @Test(arguments: RedisMode.allCases) func racingRedemptionsOnTwoNodesSucceedExactlyOncePerRequest(redis: RedisMode) async throws {
+        let servers = try await TestServers.shared.shared(redis)
         let database = TestDatabase(url: servers.databaseURL)
         let clientID = uniqueClientID("race")
         let secret = try await database.register(clientID)
@@ -126,6 +128,7 @@ import Testing
                 }
                 #expect(successes.count == requests)
                 #expect(successes.values.allSatisfy { $0 == 1 }, "every request is redeemed exactly once")
+                if redis == .cluster { try await Self.expectSpreadOverEveryPrimary(uris) }
             }
         }
         let consumed = try await database.query(
@@ -136,9 +139,29 @@ import Testing
         #expect(consumed.first?[1] == "\(requests)")
     }
 
-    @Test func anExpiredRequestIsRefusedAndLaterGetsAnExpiredEvent() async throws {
+    /// The requests' Redis records really are on the primaries the cluster says serve their slots, and those are
+    /// all three of the cluster's primaries.
+    static func expectSpreadOverEveryPrimary(_ uris: [String]) async throws {
+        let cluster = try await TestServers.shared.sharedCluster()
+        let keys = try uris.map { try RedisRequestCache.key(#require(RequestReference(requestURI: $0))) }
+        let found = try await runOnOwnThread { () throws -> [Int: Int] in
+            var byPrimary: [Int: Int] = [:]
+            for key in keys {
+                let port = try cluster.primaryPort(ofSlot: HashSlot.of(key))
+                // Asked directly (no redirection followed), the primary has the key.
+                if try cluster.cli(port, ["EXISTS", key]).trimmingCharacters(in: .whitespacesAndNewlines) == "1" {
+                    byPrimary[port, default: 0] += 1
+                }
+            }
+            return byPrimary
+        }
+        #expect(found.count == 3, "keys on every primary: \(found)")
+        #expect(found.values.reduce(0, +) == uris.count, "every request's record is where its slot is served")
+    }
+
+    @Test(arguments: RedisMode.allCases) func anExpiredRequestIsRefusedAndLaterGetsAnExpiredEvent(redis: RedisMode) async throws {
         // Seconds of margin: the suite runs in parallel on two cores, and a push and a redemption can wait that long.
-        let scenario = try await Scenario.make("ttl") { $0.requestLifetime = .seconds(5) }
+        let scenario = try await Scenario.make("ttl", redis: redis) { $0.requestLifetime = .seconds(5) }
         let (database, clientID, secret, node) = (scenario.database, scenario.clientID, scenario.secret, scenario.node)
         try await node.application().test(.router) { client in
             let unused = try await client.pushRequest(clientID, secret: secret)
@@ -165,7 +188,7 @@ import Testing
         let (clientID, secret, node) = (scenario.clientID, scenario.secret, scenario.node)
         try await node.application().test(.router) { client in
             let requestURI = try await client.pushRequest(clientID, secret: secret)
-            _ = try await node.redis!.command(["FLUSHALL"])
+            _ = try await node.redis!.command(["FLUSHALL"], key: nil)
             let results = try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<6 { group.addTask { Int(try await client.redeem(clientID, requestURI).status.code) } }
                 return try await group.reduce(into: [Int]()) { $0.append($1) }

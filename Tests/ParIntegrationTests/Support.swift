@@ -104,14 +104,16 @@ struct Scenario {
 
     /// - Parameters:
     ///   - prefix: names the client, to find its events.
-    ///   - redisURL: another Redis than the shared one.
+    ///   - redis: the shared single Redis, or the shared Redis Cluster.
+    ///   - redisURL: another Redis than the shared ones.
     ///   - configure: changes to the node's test configuration.
     static func make(
         _ prefix: String,
+        redis: RedisMode = .standalone,
         redisURL: String? = nil,
         configure: (inout NodeConfiguration) -> Void = { _ in }
     ) async throws -> Scenario {
-        let servers = try await TestServers.shared.shared()
+        let servers = try await TestServers.shared.shared(redis)
         let database = TestDatabase(url: servers.databaseURL)
         let clientID = uniqueClientID(prefix)
         let secret = try await database.register(clientID)

@@ -23,6 +23,33 @@ public actor TestServers {
     }
 
     private var starting: Task<Endpoints, any Error>?
+    private var startingCluster: Task<EmbeddedRedisCluster, any Error>?
+
+    /// The shared servers with the Redis of `mode`: the shared single server, or the shared cluster.
+    public func shared(_ mode: RedisMode) async throws -> Endpoints {
+        var endpoints = try await shared()
+        if mode == .cluster { endpoints.redisURL = try await sharedCluster().url }
+        return endpoints
+    }
+
+    /// The shared Redis Cluster (three primaries, one replica each), started once on first use. Tests that kill
+    /// or reshard nodes make one of their own (``privateRedisCluster(named:)``).
+    public func sharedCluster() async throws -> EmbeddedRedisCluster {
+        if let startingCluster { return try await startingCluster.value }
+        let task = Task { try await Self.privateRedisCluster(named: "shared") }
+        startingCluster = task
+        return try await task.value
+    }
+
+    /// A Redis Cluster of the caller's own: three primaries with a replica each, a two-second node timeout.
+    public static func privateRedisCluster(named name: String) async throws -> EmbeddedRedisCluster {
+        let root = root(named: name)
+        return try await runOnOwnThread(name: "test-redis-cluster") {
+            let cluster = try EmbeddedRedisCluster(directory: root)
+            stopAtExit { cluster.stop() }
+            return cluster
+        }
+    }
 
     /// The shared servers, started once on first use (concurrent callers wait for the same start).
     public func shared() async throws -> Endpoints {
@@ -129,6 +156,12 @@ public actor TestServers {
             atexit { for stop in Started.stops { stop() } }
         }
     }
+}
+
+/// Which Redis a test runs against: the integration tests that involve Redis run against both.
+public enum RedisMode: String, CaseIterable, Sendable {
+    case standalone
+    case cluster
 }
 
 /// What to stop at exit (read by a C exit handler, which cannot capture).

@@ -3,7 +3,8 @@ import ParPostgres
 import ParRedis
 import Synchronization
 
-/// `GET /healthz` (the process answers), `GET /readyz` (PostgreSQL reachable; Redis state), `GET /metrics`.
+/// `GET /healthz` (the process answers), `GET /readyz` (PostgreSQL reachable; Redis `up`, `down`, `disabled`, or
+/// `degraded` with the number of a cluster's slots that have no reachable primary), `GET /metrics`.
 final class OperationsEndpoint: Sendable {
     let postgres: PostgresEventStore
     let redis: RedisPool?
@@ -43,12 +44,13 @@ final class OperationsEndpoint: Sendable {
     private func checkStores() async -> (status: HTTPResponse.Status, body: String) {
         let postgresUp = (try? await postgres.ping()) != nil
         let redisState: String
-        if let redis {
-            redisState = (try? await redis.ping()) != nil ? "up" : "down"
-        } else {
-            redisState = "disabled"
+        switch await redis?.health() {
+        case nil: redisState = #""redis":"disabled""#
+        case .up: redisState = #""redis":"up""#
+        case .down: redisState = #""redis":"down""#
+        case .degraded(let slots): redisState = #""redis":"degraded","redis_unreachable_slots":\#(slots)"#
         }
-        let body = #"{"status":"\#(postgresUp ? "ready" : "unavailable")","postgres":"\#(postgresUp ? "up" : "down")","redis":"\#(redisState)"}"#
+        let body = #"{"status":"\#(postgresUp ? "ready" : "unavailable")","postgres":"\#(postgresUp ? "up" : "down")",\#(redisState)}"#
         return (postgresUp ? .ok : .serviceUnavailable, body)
     }
 }
