@@ -59,13 +59,19 @@ public final class EmbeddedRedisCluster: Sendable {
     }
 
     /// Runs `redis-cli -p port arguments…` and returns what it printed.
+    ///
+    /// - Throws: when `redis-cli` fails, or prints an error reply (it exits 0 on those).
     @available(*, noasync, message: "blocking: call from a thread of its own")
     public func cli(_ port: Int, _ arguments: [String]) throws -> String {
         guard let cli = Self.tool("redis-cli") else { throw EmbeddedServerError("redis-cli not found") }
         let log = root + "/cli-\(UUID().uuidString).out"
         defer { try? FileManager.default.removeItem(atPath: log) }
         try runProcess(cli, ["-h", "127.0.0.1", "-p", String(port)] + arguments, log: log)
-        return (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        if output.hasPrefix("ERR ") || output.hasPrefix("(error)") {
+            throw EmbeddedServerError("redis-cli \(arguments.first ?? "") on \(port): \(output.prefix(200))")
+        }
+        return output
     }
 
     /// The ports of the nodes that are primaries now and own slots, as the first live node sees it.

@@ -41,13 +41,20 @@ public final class RedisPool: Sendable {
     /// - Parameters:
     ///   - topology: one server, or a cluster's seed nodes.
     ///   - connections: pipelined connections per server (per primary of a cluster).
+    ///   - mapRefreshInterval: how often a cluster's slot map is read when nothing (a redirection, an error) asks
+    ///     for it sooner.
     ///   - observer: told about pipelines, redirections, map refreshes and retries.
-    public init(topology: RedisTopology, connections: Int = 2, observer: RedisObserver = RedisObserver()) {
+    public init(
+        topology: RedisTopology,
+        connections: Int = 2,
+        mapRefreshInterval: Duration = .seconds(2),
+        observer: RedisObserver = RedisObserver()
+    ) {
         switch topology {
         case .standalone(let endpoint):
             router = StandaloneRouter(endpoint: endpoint, connections: connections, observer: observer)
         case .cluster(let seeds):
-            router = ClusterRouter(seeds: seeds, connectionsPerPrimary: connections, observer: observer)
+            router = ClusterRouter(seeds: seeds, connectionsPerPrimary: connections, refreshInterval: mapRefreshInterval, observer: observer)
         }
     }
 

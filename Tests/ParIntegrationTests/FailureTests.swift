@@ -39,7 +39,7 @@ import Testing
             )
             try await runOnOwnThread { restarted.stop() }
         }
-        #expect(node.metrics.render().contains(#"parstore_redis_fallback_total{reason="unavailable"}"#))
+        #expect(node.metrics.render().contains(#"parstore_redis_fallback_total{reason="connection"}"#))
     }
 
     @Test func withPostgresStoppedNothingSucceedsAndTheNodeRecoversByItself() async throws {

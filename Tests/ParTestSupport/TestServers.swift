@@ -57,7 +57,8 @@ public actor TestServers {
         let root = Self.root(named: "shared")
         let task = Task {
             try await runOnOwnThread(name: "test-servers") { () throws -> Endpoints in
-                let postgres = try EmbeddedPostgres(directory: root)
+                // Every integration test's nodes share this server, those that involve Redis in both modes at once.
+                let postgres = try EmbeddedPostgres(directory: root, settings: ["max_connections": "800"])
                 let redis = try EmbeddedRedis(directory: root)
                 Self.stopAtExit(postgres: postgres, redis: redis)
                 _ = try Migrator(directory: Self.migrationsDirectory).apply(on: PGConnection(postgres.url))

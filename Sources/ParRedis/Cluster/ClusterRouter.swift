@@ -13,7 +13,8 @@ import Synchronization
 ///   a quarter of a second in all, the map read again meanwhile), then a ``RedisError``: the node decides through
 ///   PostgreSQL.
 ///
-/// The map is also read every two seconds, so that a failover or a new shard is seen without an error first.
+/// The map is also read every `refreshInterval` (2 s in a node), so that a failover or a new shard is seen without
+/// an error first.
 final class ClusterRouter: RedisRouter {
     private let seeds: [RedisEndpoint]
     private let connectionsPerPrimary: Int
@@ -31,18 +32,22 @@ final class ClusterRouter: RedisRouter {
 
     static let maxRedirections = 5
     static let retryPauses: [Duration] = [.milliseconds(25), .milliseconds(75), .milliseconds(150)]
-    static let refreshInterval: Duration = .seconds(2)
     /// Redirections and errors arrive in bursts: the map is read at most this often on their account.
     static let refreshGap: Duration = .milliseconds(100)
+    /// How long one node may take to connect and send its map (several kilobytes) before the next one is asked.
+    static let mapReadTimeout: Duration = .seconds(2)
 
-    init(seeds: [RedisEndpoint], connectionsPerPrimary: Int, observer: RedisObserver) {
+    init(seeds: [RedisEndpoint], connectionsPerPrimary: Int, refreshInterval: Duration, observer: RedisObserver) {
         self.seeds = seeds
         self.connectionsPerPrimary = max(1, connectionsPerPrimary)
         self.observer = observer
         let refresher = Task { [weak self] in
             while !Task.isCancelled {
-                await self?.refresh(force: true)
-                try? await Task.sleep(for: Self.refreshInterval)
+                do {
+                    guard let router = self else { return }  // dropped without a shutdown
+                    await router.refresh(force: true)
+                }
+                try? await Task.sleep(for: refreshInterval)
             }
         }
         state.withLock { $0.refresher = refresher }
@@ -168,7 +173,7 @@ final class ClusterRouter: RedisRouter {
             .reduce(into: [RedisEndpoint]()) { list, endpoint in if !list.contains(endpoint) { list.append(endpoint) } }
         let map = try? await runOnOwnThread(name: "redis-cluster-map") { () -> SlotMap? in
             for endpoint in candidates {
-                guard let connection = try? RedisConnection(endpoint, timeout: .milliseconds(500)),
+                guard let connection = try? RedisConnection(endpoint, timeout: Self.mapReadTimeout),
                     let reply = try? connection.command(["CLUSTER", "SLOTS"]),
                     let map = SlotMap(clusterSlots: reply, source: RedisAddress(host: endpoint.host, port: endpoint.port)),
                     !map.primaries.isEmpty
