@@ -182,6 +182,25 @@ import Testing
         }
     }
 
+    /// A failover can bring back a record as it was before its claim (asynchronous replication): Redis then says
+    /// "claimed" again, and PostgreSQL refuses every second redemption.
+    @Test(arguments: RedisMode.allCases) func aResurrectedRedisRecordNeverRedeemsTwice(redis: RedisMode) async throws {
+        let scenario = try await Scenario.make("resurrect", redis: redis)
+        let (clientID, secret, node) = (scenario.clientID, scenario.secret, scenario.node)
+        try await node.application().test(.router) { client in
+            let requestURI = try await client.pushRequest(clientID, secret: secret)
+            #expect(try await client.redeem(clientID, requestURI).status == .ok)
+            let key = RedisRequestCache.key(try #require(RequestReference(requestURI: requestURI)))
+            #expect(try await node.redis!.command(["HSET", key, "s", "p"], key: key) == .integer(0), "the record is there")
+            let results = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<6 { group.addTask { Int(try await client.redeem(clientID, requestURI).status.code) } }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(results == Array(repeating: 400, count: 6))
+        }
+        #expect(node.metrics.render().contains(#"parstore_redeem_total{outcome="already_used"} 6"#))
+    }
+
     @Test func redisFlushedBetweenPushAndRedeemStillRedeemsExactlyOnce() async throws {
         let redis = try await TestServers.privateRedis(named: "flush")
         let scenario = try await Scenario.make("flush", redisURL: redis.url)
