@@ -109,9 +109,7 @@ public final class EmbeddedRedisCluster: Sendable {
                 return ((try? cli(port, ["CLUSTER", "INFO"])) ?? "").contains("cluster_state:ok")
                     && (replication.contains("role:master") || replication.contains("master_link_status:up"))
             }
-            if ok, let nodes = try? nodes(), nodes.filter({ $0.isPrimary && !$0.failed }).flatMap(\.slots).map(\.count).reduce(0, +) == 16_384 {
-                return
-            }
+            if ok, let nodes = try? nodes(), Self.servedSlots(nodes) == 16_384 { return }
             guard Date() < deadline else { throw EmbeddedServerError("the Redis cluster was not healthy after \(Int(timeout)) s") }
             Thread.sleep(forTimeInterval: 0.2)
         }
@@ -122,10 +120,7 @@ public final class EmbeddedRedisCluster: Sendable {
     public func waitForFailover(of port: Int, timeout: Double) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
-            if let nodes = try? nodes() {
-                let serving = nodes.filter { $0.isPrimary && !$0.failed && $0.port != port }
-                if serving.flatMap(\.slots).map(\.count).reduce(0, +) == 16_384 { return }
-            }
+            if let nodes = try? nodes(), Self.servedSlots(nodes.filter { $0.port != port }) == 16_384 { return }
             guard Date() < deadline else { throw EmbeddedServerError("no replica took over from 127.0.0.1:\(port) in \(Int(timeout)) s") }
             Thread.sleep(forTimeInterval: 0.2)
         }
@@ -159,6 +154,11 @@ public final class EmbeddedRedisCluster: Sendable {
         var failed: Bool
         var slots: [ClosedRange<Int>]
         var hasSlots: Bool { !slots.isEmpty }
+    }
+
+    /// How many slots the live primaries among `nodes` serve.
+    private static func servedSlots(_ nodes: [Node]) -> Int {
+        nodes.filter { $0.isPrimary && !$0.failed }.flatMap(\.slots).map(\.count).reduce(0, +)
     }
 
     private func nodes() throws -> [Node] {

@@ -13,15 +13,6 @@ public struct RedisEndpoint: Sendable, Hashable {
         self.password = password
         self.database = database
     }
-
-    /// Parses a `redis://[:password@]host[:port][/db]` URL; `nil` when malformed.
-    public init?(url: String) {
-        guard case .standalone(let endpoint) = RedisTopology(url: url) else { return nil }
-        self = endpoint
-    }
-
-    /// `host:port`, as Redis Cluster names its nodes.
-    public var address: String { "\(host):\(port)" }
 }
 
 /// How a node reaches Redis: one server, or a Redis Cluster through any of its nodes.

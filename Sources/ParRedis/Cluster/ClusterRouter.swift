@@ -142,13 +142,18 @@ final class ClusterRouter: RedisRouter {
         let index = Int(UInt(bitPattern: shard ?? Int.random(in: 0..<connectionsPerPrimary)) % UInt(connectionsPerPrimary))
         return state.withLock { state in
             if let workers = state.links[address] { return workers[index] }
-            let endpoint = RedisEndpoint(host: address.host, port: address.port, password: seeds.first?.password)
+            let primary = endpoint(address)
             let workers = (0..<connectionsPerPrimary).map { number in
-                RedisWorker.connected(to: endpoint, name: "redis-\(address.port)-\(number)", observer: observer)
+                RedisWorker.connected(to: primary, name: "redis-\(address.port)-\(number)", observer: observer)
             }
             state.links[address] = workers
             return workers[index]
         }
+    }
+
+    /// How to log in to the cluster node at `address`: as to the seeds.
+    private func endpoint(_ address: RedisAddress) -> RedisEndpoint {
+        RedisEndpoint(host: address.host, port: address.port, password: seeds.first?.password)
     }
 
     // MARK: The slot map
@@ -169,7 +174,7 @@ final class ClusterRouter: RedisRouter {
 
     private func readMap() async {
         let known = state.withLock { $0.map.primaries }
-        let candidates = (known.map { RedisEndpoint(host: $0.host, port: $0.port, password: seeds.first?.password) } + seeds)
+        let candidates = (known.map(endpoint) + seeds)
             .reduce(into: [RedisEndpoint]()) { list, endpoint in if !list.contains(endpoint) { list.append(endpoint) } }
         let map = try? await runOnOwnThread(name: "redis-cluster-map") { () -> SlotMap? in
             for endpoint in candidates {
