@@ -1,25 +1,3 @@
-/// One event as `parstore audit` replays it.
-public struct AuditEvent: Sendable {
-    public var requestID: String
-    public var kind: EventKind
-    public var clientID: String
-    /// Seconds since 1970, PostgreSQL's clock.
-    public var at: Double
-    /// The request's deadline, seconds since 1970 (for `loaded`: the interaction deadline).
-    public var deadline: Double
-    /// The ticket's hash, on `loaded` events and on consumptions through a ticket.
-    public var ticketHash: String?
-
-    public init(requestID: String, kind: EventKind, clientID: String, at: Double, deadline: Double, ticketHash: String? = nil) {
-        self.requestID = requestID
-        self.kind = kind
-        self.clientID = clientID
-        self.at = at
-        self.deadline = deadline
-        self.ticketHash = ticketHash
-    }
-}
-
 /// A broken invariant of ARCHITECTURE §3, found by replaying the log.
 public struct AuditViolation: Sendable, Codable, Equatable {
     public enum Rule: String, Sendable, Codable {
@@ -33,6 +11,7 @@ public struct AuditViolation: Sendable, Codable, Equatable {
         case consumedByOtherClient = "consumed_by_other_client"
         case consumedAfterDeadline = "consumed_after_deadline"
         case expiredBeforeDeadline = "expired_before_deadline"
+        case loadedAfterTerminal = "loaded_after_terminal"
         case missingTerminal = "missing_terminal"
     }
 
@@ -59,66 +38,88 @@ public struct AuditReport: Sendable, Codable {
     public var violations: [AuditViolation]
 }
 
-/// Replays the events of requests, one request at a time, and checks the invariants.
+/// Replays the log one request at a time: folds each request's events through the lifecycle's state machine
+/// (``RequestState``) and checks that each event is what the machine decides for its input at its time.
 public struct Auditor: Sendable {
     /// How long past a deadline a request may stay without a terminal event: the sweeper's grace plus its
     /// interval, so that a request the sweeper has not reached yet is not a violation.
-    public var settle: Double
-    /// The audit's "now", seconds since 1970 (PostgreSQL's clock).
-    public var now: Double
+    public var settle: Duration
+    /// The audit's "now", on the log's clock.
+    public var now: LogTime
 
     private var requests = 0
     private var counts: [EventKind: Int] = [:]
     private var latencies: [Double] = []
-    private var firstPush = Double.infinity
-    private var lastPush = -Double.infinity
+    private var firstPush: LogTime? = nil
+    private var lastPush: LogTime? = nil
     private var violations: [AuditViolation] = []
 
-    public init(settle: Double, now: Double) {
+    public init(settle: Duration, now: LogTime) {
         self.settle = settle
         self.now = now
     }
 
-    /// Checks the events of one request.
-    public mutating func replay(request events: [AuditEvent]) {
-        guard let requestID = events.first?.requestID else { return }
+    /// Checks the events of one request, in the log's order.
+    ///
+    /// Whether the request's client was registered at each moment is not in the log: the audit takes it as
+    /// registered (a removal only ever refuses more).
+    public mutating func replay(requestID: String, events: [RequestEvent]) {
+        guard !events.isEmpty else { return }
         requests += 1
-        for event in events { counts[event.kind, default: 0] += 1 }
-        func violation(_ rule: AuditViolation.Rule) { violations.append(AuditViolation(requestID: requestID, rule: rule)) }
-
-        let pushes = events.filter { $0.kind == .pushed }
-        guard let pushed = pushes.first else { return violation(.noPushedEvent) }
-        if pushes.count > 1 { violation(.duplicatePushed) }
-        firstPush = min(firstPush, pushed.at)
-        lastPush = max(lastPush, pushed.at)
-
-        // A loaded request is bound to its client, loaded within the request lifetime, and from then on lives until
-        // the interaction deadline and may only be consumed through its ticket.
-        let loads = events.filter { $0.kind == .loaded }
-        if loads.count > 1 { violation(.multipleLoaded) }
-        let loaded = loads.first
-        if let loaded {
-            if loaded.clientID != pushed.clientID { violation(.loadedByOtherClient) }
-            if loaded.at > pushed.deadline { violation(.loadedAfterDeadline) }
-        }
-        let deadline = loaded?.deadline ?? pushed.deadline
-
-        let terminals = events.filter { $0.kind.isTerminal }
-        if terminals.count > 1 { violation(.multipleTerminal) }
-        for terminal in terminals {
-            switch terminal.kind {
-            case .consumed:
-                if terminal.clientID != pushed.clientID { violation(.consumedByOtherClient) }
-                if terminal.at > deadline { violation(.consumedAfterDeadline) }
-                if let loaded, terminal.ticketHash != loaded.ticketHash { violation(.consumedWithoutTicket) }
-                latencies.append(terminal.at - pushed.at)
-            case .expired:
-                if terminal.at < deadline { violation(.expiredBeforeDeadline) }
-            case .pushed, .loaded, .refused:
-                break
+        var found: [AuditViolation.Rule] = []
+        var state = RequestState()
+        for event in events {
+            counts[event.kind, default: 0] += 1
+            if let input = event.input, let rule = Self.violation(of: event, state: state, decision: state.decide(input, at: event.at)),
+                !found.contains(rule)
+            {
+                found.append(rule)
             }
+            state.apply(event)
         }
-        if terminals.isEmpty && deadline + settle < now { violation(.missingTerminal) }
+        if let pushed = state.pushed {
+            firstPush = min(firstPush ?? pushed.at, pushed.at)
+            lastPush = max(lastPush ?? pushed.at, pushed.at)
+            if case .consumed(let at, _)? = state.terminal { latencies.append(at.seconds - pushed.at.seconds) }
+        }
+        if state.pushed != nil, state.terminal == nil, let deadline = state.deadline, deadline + settle < now {
+            found.append(.missingTerminal)
+        }
+        violations += found.map { AuditViolation(requestID: requestID, rule: $0) }
+    }
+
+    /// The rule `event` breaks, when the state machine, deciding its input at its time from `state`, does not
+    /// append it.
+    private static func violation(of event: RequestEvent, state: RequestState, decision: LifecycleDecision) -> AuditViolation.Rule? {
+        if event.kind != .pushed, state.pushed == nil { return .noPushedEvent }
+        if event.kind.isTerminal, state.terminal != nil { return .multipleTerminal }
+        switch (event.kind, decision.outcome) {
+        case (.pushed, .pushed), (.loaded, .loaded), (.expired, .expired):
+            return nil
+        case (.consumed, .consumed):
+            // Through a ticket the caller is the authorization server: the request's own client must be recorded.
+            guard decision.event != nil else { return .multipleTerminal }
+            return event.clientID == state.pushed?.clientID ? nil : .consumedByOtherClient
+        case (.pushed, _):
+            return .duplicatePushed
+        case (.loaded, .refused(.wrongClient)):
+            return .loadedByOtherClient
+        case (.loaded, .refused(.expired)) where state.loaded == nil && state.terminal == nil:
+            return .loadedAfterDeadline
+        case (.loaded, _):
+            return state.loaded != nil ? .multipleLoaded : .loadedAfterTerminal
+        case (.consumed, .refused(.wrongClient)):
+            return .consumedByOtherClient
+        case (.consumed, .refused(.expired)):
+            return .consumedAfterDeadline
+        case (.consumed, _):
+            // Consumed by `request_uri` once loaded, or through a ticket the load did not hand out.
+            return .consumedWithoutTicket
+        case (.expired, _):
+            return .expiredBeforeDeadline
+        case (.refused, _):
+            return nil
+        }
     }
 
     /// The report of everything replayed so far.
@@ -133,7 +134,7 @@ public struct Auditor: Sendable {
             ? nil
             : AuditReport.Latency(count: sorted.count, p50: percentile(0.5), p90: percentile(0.9), p99: percentile(0.99), max: sorted.last!)
         let pushes = counts[.pushed] ?? 0
-        let span = lastPush - firstPush
+        let span = lastPush.flatMap { last in firstPush.map { last.seconds - $0.seconds } } ?? 0
         return AuditReport(
             requests: requests,
             events: Dictionary(uniqueKeysWithValues: EventKind.allCases.map { ($0.rawValue, counts[$0] ?? 0) }),

@@ -10,10 +10,10 @@ public struct AuditReader {
         self.connection = connection
     }
 
-    /// PostgreSQL's clock, seconds since 1970.
+    /// PostgreSQL's clock.
     @available(*, noasync, message: "blocking: call from a thread of its own")
-    public func now() throws -> Double {
-        Double(try connection.execute("SELECT extract(epoch FROM now())").rows[0][0] ?? "0") ?? 0
+    public func now() throws -> LogTime {
+        LogTime(seconds: Double(try connection.execute("SELECT extract(epoch FROM now())").rows[0][0] ?? "0") ?? 0)
     }
 
     /// Feeds every request that has an event in [`since`, `until`) to `auditor`, with all of its events.
@@ -28,7 +28,7 @@ public struct AuditReader {
             """
             DECLARE audit_events NO SCROLL CURSOR FOR
             SELECT encode(e.request_id, 'hex'), e.kind, e.client_id, extract(epoch FROM e.at), extract(epoch FROM e.deadline),
-                   encode(e.ticket_hash, 'hex')
+                   encode(e.binding_hash, 'hex'), encode(e.ticket_hash, 'hex'), encode(e.attempt_hash, 'hex'), e.slot
             FROM par_events e
             WHERE (e.day, e.request_id) IN (SELECT DISTINCT day, request_id FROM par_events
                                             WHERE at >= coalesce($1::timestamptz, '-infinity')
@@ -37,27 +37,31 @@ public struct AuditReader {
             """,
             [since, until]
         )
-        var current: [AuditEvent] = []
+        var requestID: String? = nil
+        var current: [RequestEvent] = []
         while true {
             let rows = try connection.execute("FETCH \(fetchSize) FROM audit_events").rows
             for row in rows {
                 guard let id = row[0], let kind = row[1].flatMap(EventKind.init(rawValue:)) else { continue }
-                let event = AuditEvent(
-                    requestID: id,
+                let event = RequestEvent(
                     kind: kind,
                     clientID: row[2] ?? "",
-                    at: Double(row[3] ?? "") ?? 0,
-                    deadline: Double(row[4] ?? "") ?? 0,
-                    ticketHash: row[5]
+                    at: LogTime(seconds: Double(row[3] ?? "") ?? 0),
+                    deadline: LogTime(seconds: Double(row[4] ?? "") ?? 0),
+                    bindingHash: row[5].flatMap(Secret.bytes(fromHex:)),
+                    ticketHash: row[6].flatMap(Secret.bytes(fromHex:)),
+                    attemptHash: row[7].flatMap(Secret.bytes(fromHex:)),
+                    refusal: kind == .refused ? row[8].flatMap { Int($0) }.flatMap(RefusalReason.init(slot:)) : nil
                 )
-                if let last = current.last, last.requestID != id {
-                    auditor.replay(request: current)
+                if let last = requestID, last != id {
+                    auditor.replay(requestID: last, events: current)
                     current.removeAll(keepingCapacity: true)
                 }
+                requestID = id
                 current.append(event)
             }
             if rows.count < fetchSize { break }
         }
-        if !current.isEmpty { auditor.replay(request: current) }
+        if let requestID { auditor.replay(requestID: requestID, events: current) }
     }
 }

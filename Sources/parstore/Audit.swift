@@ -7,9 +7,11 @@ struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replay the event log and prove the invariants; exits 1 naming the requests that break one.",
         discussion: """
-            Checked for every request with an event in the range: exactly one pushed event; at most one terminal \
-            event; consumption only by the pushing client and before the deadline; expiry only after it; and a \
-            terminal event for every request whose deadline passed more than --settle seconds ago.
+            Every request with an event in the range is folded through the request lifecycle's state machine, and \
+            each event must be the one the machine decides for its input at its time: one pushed event; at most one \
+            load, by the pushing client, before the deadline; at most one terminal event; consumption only by the \
+            pushing client, before the deadline, and only through the ticket once loaded; expiry only after the \
+            deadline; and a terminal event for every request whose deadline passed more than --settle seconds ago.
             """
     )
 
@@ -22,7 +24,7 @@ struct Audit: ParsableCommand {
 
     func run() throws {
         let reader = AuditReader(connection: try PGConnection(database.resolved(), applicationName: "parstore-audit"))
-        var auditor = Auditor(settle: settle, now: try reader.now())
+        var auditor = Auditor(settle: .milliseconds(Int64(settle * 1000)), now: try reader.now())
         try reader.replay(since: since, until: until, into: &auditor)
         let report = auditor.report()
         if json {

@@ -3,6 +3,7 @@ import ParCore
 import Testing
 
 @Suite struct AuditorTests {
+    /// An event of request `id`, times in seconds.
     private func event(
         _ id: String,
         _ kind: EventKind,
@@ -10,12 +11,22 @@ import Testing
         at: Double,
         deadline: Double = 100,
         ticket: String? = nil
-    ) -> AuditEvent {
-        AuditEvent(requestID: id, kind: kind, clientID: client, at: at, deadline: deadline, ticketHash: ticket)
+    ) -> (id: String, event: RequestEvent) {
+        let event = RequestEvent(
+            kind: kind,
+            clientID: client,
+            at: LogTime(seconds: at),
+            deadline: LogTime(seconds: deadline),
+            ticketHash: ticket.map { Array($0.utf8) },
+            refusal: kind == .refused ? .alreadyUsed : nil
+        )
+        return (id, event)
     }
 
+    private func makeAuditor() -> Auditor { Auditor(settle: .seconds(30), now: LogTime(seconds: 1000)) }
+
     @Test func loadedRequestsLiveUntilTheInteractionDeadlineAndEndOnlyThroughTheirTicket() {
-        var auditor = Auditor(settle: 30, now: 1000)
+        var auditor = makeAuditor()
         // Redeemed through its ticket after the request deadline, before the interaction deadline: fine.
         auditor.replay(request: [
             event("ok", .pushed, at: 10), event("ok", .loaded, at: 20, deadline: 600, ticket: "t"),
@@ -47,7 +58,7 @@ import Testing
     }
 
     @Test func aCleanLogHasNoViolationsAndReportsLatencies() {
-        var auditor = Auditor(settle: 30, now: 1000)
+        var auditor = makeAuditor()
         auditor.replay(request: [event("a", .pushed, at: 10), event("a", .consumed, at: 12)])
         auditor.replay(request: [event("b", .pushed, at: 20), event("b", .refused, "x", at: 21), event("b", .consumed, at: 24)])
         auditor.replay(request: [event("c", .pushed, at: 30), event("c", .expired, at: 140)])
@@ -63,7 +74,7 @@ import Testing
     }
 
     @Test func eachBrokenInvariantNamesItsRequest() {
-        var auditor = Auditor(settle: 30, now: 1000)
+        var auditor = makeAuditor()
         auditor.replay(request: [event("orphan", .consumed, at: 10)])
         auditor.replay(request: [event("twice", .pushed, at: 10), event("twice", .pushed, at: 11), event("twice", .consumed, at: 12)])
         auditor.replay(request: [event("both", .pushed, at: 10), event("both", .consumed, at: 12), event("both", .expired, at: 140)])
@@ -78,6 +89,44 @@ import Testing
                 "consumed_after_deadline late", "expired_before_deadline early", "missing_terminal open",
             ]
         )
+    }
+}
+
+extension AuditorTests {
+    @Test func eachEventMustBeWhatTheStateMachineDecides() {
+        var auditor = makeAuditor()
+        // Loaded after its redemption: no state allows that.
+        auditor.replay(request: [
+            event("revived", .pushed, at: 10), event("revived", .consumed, at: 12), event("revived", .loaded, at: 13, deadline: 600, ticket: "t"),
+        ])
+        // Redeemed by request_uri once loaded: only the ticket may end it.
+        auditor.replay(request: [
+            event("sidestep", .pushed, at: 10), event("sidestep", .loaded, at: 20, deadline: 600, ticket: "t"),
+            event("sidestep", .consumed, at: 30),
+        ])
+        // Through a ticket the load did not hand out.
+        auditor.replay(request: [
+            event("forged", .pushed, at: 10), event("forged", .loaded, at: 20, deadline: 600, ticket: "t"),
+            event("forged", .consumed, at: 30, deadline: 600, ticket: "u"),
+        ])
+        // The ticket's consumption recorded under another client than the request's.
+        auditor.replay(request: [
+            event("relabelled", .pushed, at: 10), event("relabelled", .loaded, at: 20, deadline: 600, ticket: "t"),
+            event("relabelled", .consumed, "mallory", at: 30, deadline: 600, ticket: "t"),
+        ])
+        let found = auditor.report().violations.map { "\($0.rule.rawValue) \($0.requestID)" }
+        #expect(
+            found == [
+                "loaded_after_terminal revived", "consumed_without_ticket sidestep", "consumed_without_ticket forged",
+                "consumed_by_other_client relabelled",
+            ]
+        )
+    }
+}
+
+extension Auditor {
+    fileprivate mutating func replay(request logged: [(id: String, event: RequestEvent)]) {
+        replay(requestID: logged[0].id, events: logged.map(\.event))
     }
 }
 

@@ -1,0 +1,48 @@
+/// Why a load, a ticket or a redemption was refused: the `reason` callers see.
+public enum RefusalReason: String, Error, Sendable, CaseIterable, Codable {
+    /// No request with this `request_uri` was ever pushed (or it was not issued by ParStore).
+    case unknown
+    /// The request's deadline has passed.
+    case expired
+    /// The request was already redeemed.
+    case alreadyUsed = "already_used"
+    /// The request was pushed by another client; it stays redeemable by its own.
+    case wrongClient = "wrong_client"
+    /// The request is bound to another user agent.
+    case wrongUserAgent = "wrong_user_agent"
+    /// The client that pushed the request is no longer registered: its requests are dead (RFC 9126 §7.4).
+    case unregisteredClient = "unregistered_client"
+
+    /// The slot a `refused` event with this reason takes for its request: a refusal is recorded at most once per
+    /// request and reason, however often it is repeated (the count is in the metrics). `unknown` is never recorded.
+    public var slot: Int {
+        switch self {
+        case .unknown: 9
+        case .wrongClient: 10
+        case .alreadyUsed: 11
+        case .expired: 12
+        case .wrongUserAgent: 13
+        case .unregisteredClient: 14
+        }
+    }
+
+    /// The reason whose refusals take `slot`.
+    public init?(slot: Int) {
+        guard let reason = Self.allCases.first(where: { $0.slot == slot }) else { return nil }
+        self = reason
+    }
+
+    /// The error the backend API answers with.
+    public var error: OAuthError {
+        let sentence =
+            switch self {
+            case .unknown: "The request_uri is unknown."
+            case .expired: "The request_uri has expired."
+            case .alreadyUsed: "The request_uri was already used."
+            case .wrongClient: "The request_uri was not issued to this client."
+            case .wrongUserAgent: "The request is being used in another browser."
+            case .unregisteredClient: "The client of this request is not registered."
+            }
+        return OAuthError(.invalidRequestURI, sentence, reason: rawValue)
+    }
+}
