@@ -2,13 +2,14 @@
 /// never `EVALSHA`.
 ///
 /// A live request is a hash under `parstore:req:<hex SHA-256 of the reference>` (the raw reference is never a
-/// key) with fields `c` (client), `s` (state: `p` pushed, `u` used), `p` (parameters JSON), `t` (pushed at, ms)
-/// and `d` (deadline, ms). The key expires at the deadline PostgreSQL chose. `parstore_rate` keeps one
-/// rate-limit key per client.
+/// key) with fields `c` (client) and `s` (state: `p` pushed, `u` used): what the redemption filter reads back,
+/// nothing more (the parameters are read from PostgreSQL, which decides). The key expires at the deadline
+/// PostgreSQL chose. `parstore_rate` keeps one rate-limit key per client. Answers use the lifecycle's words: a
+/// ``RefusalReason`` raw value, or `consumed`.
 enum RedisFunctionLibrary {
     /// The library's version, which `parstore_version` returns. Raise it with every change to the functions; a later
     /// version must keep serving the calls of the earlier one (nodes of both run side by side in a rolling upgrade).
-    static let version = 2
+    static let version = 3
 
     /// Loads the library on the server behind `connection` unless it holds this version or a later one already
     /// (a newer node of a rolling upgrade loaded it; replacing it would take its functions away).
@@ -25,24 +26,37 @@ enum RedisFunctionLibrary {
     static let source = #"""
         #!lua name=parstore
 
-        -- KEYS[1]: request key; ARGV: client id, deadline ms, parameters JSON, pushed-at ms.
+        -- KEYS[1]: request key; ARGV: client id, deadline ms (nodes of version 2 send two more values: ignored).
         -- Never overwrites: 1 when stored, 0 when the key already existed.
         local function push(keys, args)
           if redis.call('EXISTS', keys[1]) == 1 then return 0 end
-          redis.call('HSET', keys[1], 'c', args[1], 's', 'p', 'p', args[3], 't', args[4], 'd', args[2])
+          redis.call('HSET', keys[1], 'c', args[1], 's', 'p')
           redis.call('PEXPIREAT', keys[1], args[2])
           return 1
         end
 
-        -- KEYS[1]: request key; ARGV: the redeeming client id.
-        -- The client is checked inside the atomic step: a wrong client changes nothing.
-        local function claim(keys, args)
-          local v = redis.call('HMGET', keys[1], 'c', 's', 'p', 't', 'd')
-          if not v[1] then return {'unknown'} end
-          if v[1] ~= args[1] then return {'wrong_client'} end
-          if v[2] ~= 'p' then return {'used'} end
+        -- KEYS[1]: request key; ARGV: the redeeming client id. 'consumed' when this client takes the request now
+        -- (PostgreSQL must still commit it), else the refusal: 'unknown' (no record: ask PostgreSQL),
+        -- 'wrong_client' (nothing changes) or 'already_used'.
+        local function consume(keys, args)
+          local v = redis.call('HMGET', keys[1], 'c', 's')
+          if not v[1] then return 'unknown' end
+          if v[1] ~= args[1] then return 'wrong_client' end
+          if v[2] ~= 'p' then return 'already_used' end
           redis.call('HSET', keys[1], 's', 'u')
-          return {'ok', v[3], v[4], v[5]}
+          return 'consumed'
+        end
+
+        -- Version 2's name and answer for `consume`, served to nodes of version 2 during a rolling upgrade (they
+        -- read only the status; records pushed by version 3 have no parameters or times).
+        local function claim(keys, args)
+          local status = consume(keys, args)
+          if status == 'consumed' then
+            local v = redis.call('HMGET', keys[1], 'p', 't', 'd')
+            return {'ok', v[1] or '{}', v[2] or '0', v[3] or '0'}
+          end
+          if status == 'already_used' then return {'used'} end
+          return {status}
         end
 
         -- Gives a claim back when the arbiter could not be reached, so the request stays usable.
@@ -73,6 +87,7 @@ enum RedisFunctionLibrary {
                                 callback = function() return \#(version) end}
         redis.register_function('parstore_push', push)
         redis.register_function('parstore_rate', rate)
+        redis.register_function('parstore_consume', consume)
         redis.register_function('parstore_claim', claim)
         redis.register_function('parstore_unclaim', unclaim)
         """#

@@ -81,14 +81,8 @@ public final class RequestLifecycle: Sendable {
             throw OAuthError(.serverError, "The request could not be stored.", status: 500)
         }
         if let redis {
-            let live = RedeemedRequest(
-                clientID: request.clientID,
-                parametersJSON: parameters,
-                pushedAtMillis: appended.atMillis,
-                expiresAtMillis: appended.deadlineMillis
-            )
             let metrics = metrics
-            redis.push(reference, request: live) { metrics.redisError("push") }
+            redis.push(reference, clientID: request.clientID, deadlineMillis: appended.deadlineMillis) { metrics.redisError("push") }
         }
         return .stored(reference)
     }
@@ -102,30 +96,15 @@ public final class RequestLifecycle: Sendable {
         let consume = ConsumeRequest(reference: reference, clientID: clientID)
         guard let redis else { return try await arbitrate(consume, reference: reference) }
 
-        let claim: RedisClaim
+        let filtered: LifecycleDecision.Outcome
         do {
-            claim = try await redis.claim(reference, clientID: clientID)
+            filtered = try await redis.consume(reference, clientID: clientID)
         } catch {
             metrics.redisFallback((error as? RedisError)?.kind.rawValue ?? "overloaded")
             return try await arbitrate(consume, reference: reference)
         }
-        switch claim {
-        case .claimed:
-            do {
-                let outcome = try await postgres.consume(consume)
-                if case .refused(let reason) = outcome { recordRefusal(reason, reference: reference, clientID: clientID) }
-                return outcome
-            } catch {
-                try? await redis.unclaim(reference)
-                throw storeFailure(error, operation: "redeem")
-            }
-        case .wrongClient:
-            recordRefusal(.wrongClient, reference: reference, clientID: clientID)
-            return .refused(.wrongClient)
-        case .used:
-            recordRefusal(.alreadyUsed, reference: reference, clientID: clientID)
-            return .refused(.alreadyUsed)
-        case .notFound:
+        switch filtered {
+        case .refused(.unknown):
             guard fallback.allow() else {
                 metrics.redisFallback("rate_limited")
                 throw OAuthError(
@@ -137,6 +116,21 @@ public final class RequestLifecycle: Sendable {
             }
             metrics.redisFallback("not_found")
             return try await arbitrate(consume, reference: reference)
+        case .refused(let reason):
+            // Decided by Redis alone: answered now, recorded off the request path.
+            recordRefusal(reason, reference: reference, clientID: clientID)
+            return .refused(reason)
+        default:
+            break
+        }
+        // Redis let this caller take it: PostgreSQL commits it, or refuses with the last word.
+        do {
+            let outcome = try await postgres.consume(consume)
+            if case .refused(let reason) = outcome { recordRefusal(reason, reference: reference, clientID: clientID) }
+            return outcome
+        } catch {
+            try? await redis.unclaim(reference)
+            throw storeFailure(error, operation: "redeem")
         }
     }
 

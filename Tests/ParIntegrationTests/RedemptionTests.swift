@@ -201,6 +201,40 @@ import Testing
         #expect(node.metrics.render().contains(#"parstore_redeem_total{outcome="already_used"} 6"#))
     }
 
+    /// Redis keeps what the redemption filter reads back (the client and whether it was used), never the
+    /// parameters; and a node of the previous version, calling the functions by their old names and arguments
+    /// during a rolling upgrade, is still served on the records of either version.
+    @Test func redisKeepsNoParametersAndServesTheFunctionsOfThePreviousVersion() async throws {
+        let scenario = try await Scenario.make("slim-records")
+        let (clientID, secret, node) = (scenario.clientID, scenario.secret, scenario.node)
+        let redis = try #require(node.redis)
+        try await node.application().test(.router) { client in
+            let requestURI = try await client.pushRequest(clientID, secret: secret)
+            let key = RedisRequestCache.key(try #require(RequestReference(requestURI: requestURI)))
+            // The record is sent after the 201, without waiting for Redis.
+            #expect(try await eventually { try await redis.command(["EXISTS", key], key: key) == .integer(1) })
+            let record = try await redis.command(["HGETALL", key], key: key)
+            #expect(record == .array([.string("c"), .string(clientID), .string("s"), .string("p")]))
+            // A version 2 node redeeming it reads `ok` and three values it can parse (and never uses).
+            let claimed = try await redis.command(["FCALL", "parstore_claim", "1", key, clientID], key: key)
+            #expect(claimed == .array([.string("ok"), .string("{}"), .string("0"), .string("0")]))
+            #expect(try await redis.command(["FCALL", "parstore_claim", "1", key, clientID], key: key) == .array([.string("used")]))
+            // Taken in Redis: a replay is refused there, without PostgreSQL.
+            let replay = try await client.redeem(clientID, requestURI)
+            #expect(replay.status == .badRequest)
+            #expect(try jsonObject(replay)["reason"] as? String == "already_used")
+
+            // A version 2 node pushing with its parameters and time: stored as version 3 records are.
+            let old = "parstore:req:" + String(repeating: "0f", count: 32)
+            let deadline = String(Int64(Date().timeIntervalSince1970 * 1000) + 60_000)
+            _ = try await redis.command(["FCALL", "parstore_push", "1", old, clientID, deadline, #"{"scope":"openid"}"#, "1"], key: old)
+            #expect(try await redis.command(["HGETALL", old], key: old) == .array([.string("c"), .string(clientID), .string("s"), .string("p")]))
+            #expect(try await redis.command(["FCALL", "parstore_consume", "1", old, "mallory"], key: old) == .string("wrong_client"))
+            #expect(try await redis.command(["FCALL", "parstore_consume", "1", old, clientID], key: old) == .string("consumed"))
+            #expect(try await redis.command(["FCALL", "parstore_consume", "1", old, clientID], key: old) == .string("already_used"))
+        }
+    }
+
     @Test func redisFlushedBetweenPushAndRedeemStillRedeemsExactlyOnce() async throws {
         let redis = try await TestServers.privateRedis(named: "flush")
         let scenario = try await Scenario.make("flush", redisURL: redis.url)

@@ -91,13 +91,13 @@ import Testing
             return (source, target)
         }
         let deadline = String(Int64(Date().timeIntervalSince1970 * 1000) + 60_000)
-        let pushed = try await pool.command(["FCALL", "parstore_push", "1", key, "client", deadline, "{}", "0"], key: key)
+        let pushed = try await pool.command(["FCALL", "parstore_push", "1", key, "client", deadline], key: key)
         #expect(pushed == .integer(1))
         #expect(redirects.withLock { $0 } == ["ask"])
         let onTarget = try await runOnOwnThread { try cluster.cli(target, ["-c", "EXISTS", key]) }
         #expect(onTarget.contains("1"), "the key was made on the importing node")
-        let claimed = try await pool.command(["FCALL", "parstore_claim", "1", key, "client"], key: key)
-        #expect(claimed.arrayFirstText == "ok")
+        let claimed = try await pool.command(["FCALL", "parstore_consume", "1", key, "client"], key: key)
+        #expect(claimed.text == "consumed")
         #expect(redirects.withLock { $0 } == ["ask", "ask"])
 
         try await runOnOwnThread {
@@ -107,12 +107,12 @@ import Testing
                 _ = try cluster.cli(port, ["CLUSTER", "SETSLOT", String(slot), "NODE", targetID])
             }
         }
-        let again = try await pool.command(["FCALL", "parstore_claim", "1", key, "client"], key: key)
-        #expect(again.arrayFirstText == "used")
+        let again = try await pool.command(["FCALL", "parstore_consume", "1", key, "client"], key: key)
+        #expect(again.text == "already_used")
         #expect(redirects.withLock { $0 }.last == "moved")
         // The map took the move: the next command goes straight to the new primary.
         let count = redirects.withLock { $0.count }
-        _ = try await pool.command(["FCALL", "parstore_claim", "1", key, "client"], key: key)
+        _ = try await pool.command(["FCALL", "parstore_consume", "1", key, "client"], key: key)
         #expect(redirects.withLock { $0.count } == count)
         await pool.shutdown()
     }
@@ -157,7 +157,7 @@ import Testing
         #expect(primaries.count == 3 && !primaries.contains(victim), "a replica took the lost primary's place")
         for port in primaries {
             let version = try await runOnOwnThread { try cluster.cli(port, ["FCALL", "parstore_version", "0"]) }
-            #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == "2", "functions on \(port)")
+            #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == "3", "functions on \(port)")
         }
     }
 
@@ -297,12 +297,4 @@ private final class StopFlag: Sendable {
 private final class Locked<Value: Sendable>: Sendable {
     let value: Mutex<Value>
     init(_ initial: Value) { value = Mutex(initial) }
-}
-
-extension RedisValue {
-    /// The first element of an array reply, as text.
-    var arrayFirstText: String? {
-        if case .array(let parts) = self { return parts.first?.text }
-        return nil
-    }
 }

@@ -1,4 +1,5 @@
-/// Why a load, a ticket or a redemption was refused: the `reason` callers see.
+/// Why a load, a ticket or a redemption was refused: the `reason` callers see, and the word Redis's functions,
+/// PostgreSQL's statements and the JSON answers use alike (its raw value). The HTTP faces map it to an OAuth error.
 public enum RefusalReason: String, Error, Sendable, CaseIterable, Codable {
     /// No request with this `request_uri` was ever pushed (or it was not issued by ParStore).
     case unknown
@@ -30,19 +31,5 @@ public enum RefusalReason: String, Error, Sendable, CaseIterable, Codable {
     public init?(slot: Int) {
         guard let reason = Self.allCases.first(where: { $0.slot == slot }) else { return nil }
         self = reason
-    }
-
-    /// The error the backend API answers with.
-    public var error: OAuthError {
-        let sentence =
-            switch self {
-            case .unknown: "The request_uri is unknown."
-            case .expired: "The request_uri has expired."
-            case .alreadyUsed: "The request_uri was already used."
-            case .wrongClient: "The request_uri was not issued to this client."
-            case .wrongUserAgent: "The request is being used in another browser."
-            case .unregisteredClient: "The client of this request is not registered."
-            }
-        return OAuthError(.invalidRequestURI, sentence, reason: rawValue)
     }
 }

@@ -52,8 +52,8 @@ struct AuthorizeEndpoint: Sendable {
         }
         guard let clientID else { throw OAuthError.invalidRequest("The client_id parameter is missing.") }
         // RFC 9126 §7.4: the client's registration is checked again at use; a removed client's requests are dead.
-        guard let client = clients.client(clientID) else { throw Self.refusal(.unregisteredClient) }
-        guard let reference = RequestReference(requestURI: requestURI) else { throw Self.refusal(.unknown) }
+        guard let client = clients.client(clientID) else { throw OAuthError(refusal: .unregisteredClient, at: .authorizationEndpoint) }
+        guard let reference = RequestReference(requestURI: requestURI) else { throw OAuthError(refusal: .unknown, at: .authorizationEndpoint) }
         let cookieName = UserAgentBinding.cookieName(secure: configuration.resolvedCookieSecure)
         var cookie: UserAgentBinding? = nil
         if let sent = request.cookieValue(named: cookieName) {
@@ -84,7 +84,7 @@ struct AuthorizeEndpoint: Sendable {
         switch try await lifecycle.load(load) {
         case .loaded(let loaded): (ticket, outcome) = (loaded, "loaded")
         case .reloaded(let reloaded): (ticket, outcome) = (reloaded, "reloaded")
-        case .refused(let reason): throw Self.refusal(reason)
+        case .refused(let reason): throw OAuthError(refusal: reason, at: .authorizationEndpoint)
         }
         let target = configuration.resolvedInteractionURL
         var headers: HTTPFields = [
@@ -113,17 +113,5 @@ struct AuthorizeEndpoint: Sendable {
             return try FormParameters(parsing: try await request.collectBody(upTo: Self.maxBodySize))
         }
         return try FormParameters(parsing: Array((request.uri.query ?? "").utf8))
-    }
-
-    /// The error shown for a refused load: `invalid_request_uri` (RFC 9101 §6.2) for the request_uri itself,
-    /// `invalid_request` for the wrong client, `access_denied` for another browser.
-    static func refusal(_ reason: RefusalReason) -> OAuthError {
-        let code: OAuthError.Code =
-            switch reason {
-            case .unknown, .expired, .alreadyUsed: .invalidRequestURI
-            case .wrongClient, .unregisteredClient: .invalidRequest
-            case .wrongUserAgent: .accessDenied
-            }
-        return OAuthError(code, reason.error.description, reason: reason.rawValue)
     }
 }

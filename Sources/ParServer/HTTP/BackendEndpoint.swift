@@ -64,7 +64,7 @@ struct BackendEndpoint: Sendable {
             }
             let input = try? Self.decoder.decode(RedeemBody.self, from: Data(body))
             let result: RedemptionResult
-            let refusalCode: OAuthError.Code
+            let face: RefusalFace
             switch (input?.ticket, input?.client_id, input?.request_uri) {
             case (let ticket?, nil, nil):
                 let attemptKey = request.headers[Self.idempotencyKey]
@@ -72,14 +72,14 @@ struct BackendEndpoint: Sendable {
                     throw OAuthError.invalidRequest("The Idempotency-Key must be 1 to 255 visible ASCII characters.")
                 }
                 result = try await lifecycle.redeem(ticket: ticket, attemptKey: attemptKey)
-                refusalCode = .invalidTicket
+                face = .redemptionByTicket
             case (nil, let clientID?, let requestURI?):
                 // Checked like a registered id before Redis or PostgreSQL see it: a removed client's requests are dead.
                 guard Client.isValidID(clientID) else { throw OAuthError.invalidRequest("The client_id is not a valid client identifier.") }
                 result =
                     clients.client(clientID) == nil
                     ? .refused(.unregisteredClient) : try await lifecycle.redeem(requestURI: requestURI, clientID: clientID)
-                refusalCode = .invalidRequestURI
+                face = .redemptionByRequestURI
             default:
                 throw OAuthError.invalidRequest(
                     "The body must be a JSON object with a string ticket, or with string client_id and request_uri."
@@ -95,9 +95,7 @@ struct BackendEndpoint: Sendable {
                 )
             case .refused(let reason):
                 metrics.redeem(reason.rawValue)
-                var error = reason.error
-                error.code = refusalCode
-                return OAuthResponses.error(error)
+                return OAuthResponses.error(OAuthError(refusal: reason, at: face))
             }
         } catch let error as OAuthError {
             metrics.redeem(error.code.rawValue)
@@ -116,10 +114,7 @@ struct BackendEndpoint: Sendable {
                 times: [("pushed_at", found.pushedAtMillis), ("loaded_at", found.loadedAtMillis), ("expires_at", found.expiresAtMillis)]
             )
         case .failure(let reason):
-            var error = reason.error
-            error.code = .invalidTicket
-            error.status = 404
-            return OAuthResponses.error(error)
+            return OAuthResponses.error(OAuthError(refusal: reason, at: .ticketRead))
         }
     }
 
