@@ -82,6 +82,16 @@ let package = Package(
             dependencies: ["ParCore", "ParWorker", "CHiredis"],
             swiftSettings: swiftSettings
         ),
+        // The request store the HTTP faces see: PostgreSQL's event log decides, Redis filters in front.
+        .target(
+            name: "ParStores",
+            dependencies: [
+                "ParCore", "ParPostgres", "ParRedis",
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // posix_spawn's GNU close-from action, for children that must not inherit the node's descriptors.
         .target(name: "CSpawn"),
         // Private PostgreSQL and Redis servers under a data folder (the embedded default and the test fixtures).
@@ -93,8 +103,7 @@ let package = Package(
         .target(
             name: "ParServer",
             dependencies: [
-                "ParCore", "ParCredentials", "ParPostgres", "ParRedis", "ParWorker",
-                .product(name: "DequeModule", package: "swift-collections"),
+                "ParCore", "ParCredentials", "ParPostgres", "ParRedis", "ParStores", "ParWorker",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -248,7 +248,7 @@ public final class PostgresEventStore: Sendable {
             }
             return responses.map { .success($0) }
         } catch {
-            guard batch.count > 1, !error.isUnavailable, connection.isHealthy else { return batch.map { _ in .failure(error) } }
+            guard batch.count > 1, !Self.isUnavailable(error), connection.isHealthy else { return batch.map { _ in .failure(error) } }
             let middle = batch.startIndex + batch.count / 2
             return isolating(batch[..<middle], on: connection, run) + isolating(batch[middle...], on: connection, run)
         }
@@ -410,11 +410,11 @@ extension RedemptionResult {
     }
 }
 
-extension Error {
-    /// Whether the error means PostgreSQL could not be reached or not in time (answer 503, fail closed): the
+extension PostgresEventStore {
+    /// Whether `error` means PostgreSQL could not be reached or not in time (answer 503, fail closed): the
     /// server's or the connection's failure, or the worker's (shutting down, over its queue, past the deadline).
-    public var isUnavailable: Bool {
-        if let error = self as? PGError { return error.isUnavailable }
-        return self is WorkerError
+    public static func isUnavailable(_ error: any Error) -> Bool {
+        if let error = error as? PGError { return error.isUnavailable }
+        return error is WorkerError
     }
 }

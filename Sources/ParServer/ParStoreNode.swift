@@ -3,6 +3,7 @@ public import Logging
 import ParCore
 public import ParPostgres
 public import ParRedis
+public import ParStores
 import ParWorker
 import Prometheus
 public import ServiceLifecycle
@@ -16,7 +17,8 @@ public struct ParStoreNode: Sendable {
     public let redis: RedisPool?
     public let clients: ClientDirectory
     public let metrics: NodeMetrics
-    public let lifecycle: RequestLifecycle
+    /// The requests, as the HTTP faces see them.
+    public let requests: EventLogRequestStore
     /// Client authentication at the PAR endpoint, with its trusted proxies parsed once.
     let authentication: ClientAuthentication
     let singleUse: SingleUseRecorder
@@ -65,10 +67,15 @@ public struct ParStoreNode: Sendable {
             )
         }
         self.redis = redis
-        self.lifecycle = RequestLifecycle(
+        self.requests = EventLogRequestStore(
             postgres: postgres,
             redis: redis.map(RedisRequestCache.init(pool:)),
-            metrics: metrics,
+            observer: RequestStoreObserver(
+                redisError: { metrics.redisError($0) },
+                redisFallback: { metrics.redisFallback($0) },
+                refusal: { metrics.refusal($0.rawValue) },
+                unstorable: { metrics.storeRefusal($0) }
+            ),
             fallbackRate: configuration.fallbackRate,
             logger: logger
         )
@@ -85,7 +92,7 @@ public struct ParStoreNode: Sendable {
         router.add(middleware: OAuthErrorMiddleware())
         PushEndpoint(
             configuration: configuration,
-            lifecycle: lifecycle,
+            requests: requests,
             metrics: metrics,
             authentication: authentication,
             rateLimiter: rateLimiter,
@@ -96,14 +103,25 @@ public struct ParStoreNode: Sendable {
             .register(on: router)
         AuthorizeEndpoint(
             clients: clients,
-            lifecycle: lifecycle,
+            requests: requests,
             configuration: configuration,
             metrics: metrics,
             unauthenticated: unauthenticated,
             bindingKey: UserAgentBinding.Key(secret: configuration.apiKey)
         ).register(on: router)
-        BackendEndpoint(lifecycle: lifecycle, clients: clients, metrics: metrics, apiKey: configuration.apiKey).register(on: router)
-        OperationsEndpoint(postgres: postgres, redis: redis, metrics: metrics).register(on: router)
+        BackendEndpoint(requests: requests, clients: clients, metrics: metrics, apiKey: configuration.apiKey).register(on: router)
+        OperationsEndpoint(
+            metrics: metrics,
+            checkPostgres: { [postgres] in (try? await postgres.ping()) != nil },
+            checkRedis: { [redis] in
+                switch await redis?.health() {
+                case nil: nil
+                case .up: .up
+                case .down: .down
+                case .degraded(let slots): .degraded(unreachableSlots: slots)
+                }
+            }
+        ).register(on: router)
         return router
     }
 

@@ -1,6 +1,5 @@
 import Hummingbird
 import ParCore
-import ParPostgres
 
 /// `GET /authorize` and `POST /authorize` (RFC 9126 §4): load a pushed request for this user agent and send the
 /// browser to the authorization server's login UI with a ticket.
@@ -11,7 +10,7 @@ import ParPostgres
 /// than `client_id` and `request_uri` are ignored (RFC 9101 §6.3).
 struct AuthorizeEndpoint: Sendable {
     let clients: ClientDirectory
-    let lifecycle: RequestLifecycle
+    let requests: any RequestStore
     let configuration: NodeConfiguration
     let metrics: NodeMetrics
     /// Anyone may call this endpoint: the loads it sends to PostgreSQL are bounded per node.
@@ -73,15 +72,15 @@ struct AuthorizeEndpoint: Sendable {
             metrics.nodeLimited("authorize")
             throw OAuthError(.temporarilyUnavailable, "Too many authorization requests right now; retry later.", status: 503, retryAfter: 1)
         }
-        let load = LoadRequest(
-            reference: reference,
+        let loaded = try await requests.load(
+            reference,
             clientID: client.id,
             binding: binding,
             interactionLifetime: client.interactionLifetime ?? configuration.interactionLifetime
         )
         let ticket: Ticket
         let outcome: String
-        switch try await lifecycle.load(load) {
+        switch loaded {
         case .loaded(let loaded): (ticket, outcome) = (loaded, "loaded")
         case .reloaded(let reloaded): (ticket, outcome) = (reloaded, "reloaded")
         case .refused(let reason): throw OAuthError(refusal: reason, at: .authorizationEndpoint)

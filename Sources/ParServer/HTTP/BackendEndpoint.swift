@@ -6,7 +6,7 @@ import Prometheus
 
 /// The authorization server's backend API, behind a bearer API key: `POST /v1/redeem`.
 struct BackendEndpoint: Sendable {
-    let lifecycle: RequestLifecycle
+    let requests: any RequestStore
     let clients: ClientDirectory
     let metrics: NodeMetrics
     private let apiKeyHash: [UInt8]
@@ -17,8 +17,8 @@ struct BackendEndpoint: Sendable {
     /// One decoder for every redemption (it keeps no state between calls); building one per call showed in profiles.
     private static let decoder = JSONDecoder()
 
-    init(lifecycle: RequestLifecycle, clients: ClientDirectory, metrics: NodeMetrics, apiKey: String) {
-        self.lifecycle = lifecycle
+    init(requests: any RequestStore, clients: ClientDirectory, metrics: NodeMetrics, apiKey: String) {
+        self.requests = requests
         self.clients = clients
         self.metrics = metrics
         self.apiKeyHash = Secret.sha256(apiKey)
@@ -71,14 +71,14 @@ struct BackendEndpoint: Sendable {
                 if let attemptKey, !TicketRedemption.isValidAttemptKey(attemptKey) {
                     throw OAuthError.invalidRequest("The Idempotency-Key must be 1 to 255 visible ASCII characters.")
                 }
-                result = try await lifecycle.redeem(ticket: ticket, attemptKey: attemptKey)
+                result = try await requests.redeem(ticket: ticket, attemptKey: attemptKey)
                 face = .redemptionByTicket
             case (nil, let clientID?, let requestURI?):
                 // Checked like a registered id before Redis or PostgreSQL see it: a removed client's requests are dead.
                 guard Client.isValidID(clientID) else { throw OAuthError.invalidRequest("The client_id is not a valid client identifier.") }
                 result =
                     clients.client(clientID) == nil
-                    ? .refused(.unregisteredClient) : try await lifecycle.redeem(requestURI: requestURI, clientID: clientID)
+                    ? .refused(.unregisteredClient) : try await requests.redeem(requestURI: requestURI, clientID: clientID)
                 face = .redemptionByRequestURI
             default:
                 throw OAuthError.invalidRequest(
@@ -106,7 +106,7 @@ struct BackendEndpoint: Sendable {
     /// `GET /v1/tickets/{ticket}`: the request behind a ticket, to render login and consent. Never consumes.
     func readTicket(_ request: Request, ticket: String) async throws -> Response {
         try authorize(request)
-        switch try await lifecycle.read(ticket: ticket) {
+        switch try await requests.read(ticket: ticket) {
         case .success(let found):
             return Self.request(
                 clientID: found.clientID,

@@ -1,21 +1,29 @@
 import Hummingbird
-import ParPostgres
-import ParRedis
 import Synchronization
 
 /// `GET /healthz` (the process answers), `GET /readyz` (PostgreSQL reachable; Redis `up`, `down`, `disabled`, or
 /// `degraded` with the number of a cluster's slots that have no reachable primary), `GET /metrics`.
 final class OperationsEndpoint: Sendable {
-    let postgres: PostgresEventStore
-    let redis: RedisPool?
+    /// Redis as `/readyz` reports it.
+    enum RedisReadiness {
+        case up
+        /// A cluster some of whose slots have no reachable primary now.
+        case degraded(unreachableSlots: Int)
+        case down
+    }
+
     let metrics: NodeMetrics
+    /// Whether PostgreSQL answers.
+    let checkPostgres: @Sendable () async -> Bool
+    /// Redis's health; `nil` when the node runs without Redis.
+    let checkRedis: @Sendable () async -> RedisReadiness?
     /// The last answer and when it was made: anyone may ask, so the stores are asked at most twice a second.
     private let lastReadiness = Mutex<(at: ContinuousClock.Instant, response: (status: HTTPResponse.Status, body: String))?>(nil)
 
-    init(postgres: PostgresEventStore, redis: RedisPool?, metrics: NodeMetrics) {
-        self.postgres = postgres
-        self.redis = redis
+    init(metrics: NodeMetrics, checkPostgres: @escaping @Sendable () async -> Bool, checkRedis: @escaping @Sendable () async -> RedisReadiness?) {
         self.metrics = metrics
+        self.checkPostgres = checkPostgres
+        self.checkRedis = checkRedis
     }
 
     func register<Context: RequestContext>(on router: Router<Context>) {
@@ -42,9 +50,9 @@ final class OperationsEndpoint: Sendable {
     }
 
     private func checkStores() async -> (status: HTTPResponse.Status, body: String) {
-        let postgresUp = (try? await postgres.ping()) != nil
+        let postgresUp = await checkPostgres()
         let redisState: String
-        switch await redis?.health() {
+        switch await checkRedis() {
         case nil: redisState = #""redis":"disabled""#
         case .up: redisState = #""redis":"up""#
         case .down: redisState = #""redis":"down""#

@@ -9,7 +9,7 @@ import Prometheus
 /// `POST /par` (RFC 9126 §2): authenticate the client, refuse a `request_uri`, unpack a request object, validate
 /// as an authorization request, bind a DPoP key, store, answer `201` with the `request_uri` and `expires_in`.
 struct PushEndpoint: Sendable {
-    let lifecycle: RequestLifecycle
+    let requests: any RequestStore
     let configuration: NodeConfiguration
     let metrics: NodeMetrics
     let authentication: ClientAuthentication
@@ -23,7 +23,7 @@ struct PushEndpoint: Sendable {
 
     init(
         configuration: NodeConfiguration,
-        lifecycle: RequestLifecycle,
+        requests: any RequestStore,
         metrics: NodeMetrics,
         authentication: ClientAuthentication,
         rateLimiter: PushRateLimiter,
@@ -32,7 +32,7 @@ struct PushEndpoint: Sendable {
     ) {
         self.unauthenticated = unauthenticated
         self.configuration = configuration
-        self.lifecycle = lifecycle
+        self.requests = requests
         self.metrics = metrics
         self.authentication = authentication
         self.rateLimiter = rateLimiter
@@ -111,7 +111,7 @@ struct PushEndpoint: Sendable {
         ].compactMap { $0 }
         let lifetime = client.requestLifetime ?? configuration.requestLifetime
         let reference: RequestReference
-        switch try await lifecycle.push(pushed, lifetime: lifetime, singleUse: uses.map(\.0)) {
+        switch try await requests.push(pushed, lifetime: lifetime, singleUse: uses.map(\.0)) {
         case .stored(let stored): reference = stored
         case .replayed(let index): throw uses[index].1
         }

@@ -5,7 +5,7 @@ import ParRedis
 /// The fast filter in front of PostgreSQL's single-use record of JWT `jti`s (RFC 7523 §3 item 7, RFC 9449 §11.1).
 ///
 /// Redis refuses a replay it knows without a database write; the durable record is the push's own transaction
-/// (``RequestLifecycle/push(_:lifetime:singleUse:)``), so when Redis is unreachable, flushed or failed over the
+/// (``RequestStore/push(_:lifetime:singleUse:)``), so when Redis is unreachable, flushed or failed over the
 /// push goes on and PostgreSQL decides.
 struct SingleUseRecorder: Sendable {
     let guards: RedisGuards?

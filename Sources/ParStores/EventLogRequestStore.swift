@@ -4,7 +4,32 @@ public import ParCore
 public import ParPostgres
 public import ParRedis
 
-/// Pushes and redeems requests: PostgreSQL decides and records, Redis filters and caches.
+/// What a request store counts (a node's metrics).
+public struct RequestStoreObserver: Sendable {
+    /// A record could not be sent to Redis, by operation.
+    public var redisError: @Sendable (String) -> Void
+    /// A redemption decided by PostgreSQL alone, by why: `not_found`, `rate_limited`, or Redis's failure
+    /// (a ``RedisError/Kind`` raw value, or `overloaded`).
+    public var redisFallback: @Sendable (String) -> Void
+    /// A refused attempt on a request, by reason.
+    public var refusal: @Sendable (RefusalReason) -> Void
+    /// An input the store could not keep (a value PostgreSQL refuses), by operation.
+    public var unstorable: @Sendable (String) -> Void
+
+    public init(
+        redisError: @escaping @Sendable (String) -> Void = { _ in },
+        redisFallback: @escaping @Sendable (String) -> Void = { _ in },
+        refusal: @escaping @Sendable (RefusalReason) -> Void = { _ in },
+        unstorable: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.redisError = redisError
+        self.redisFallback = redisFallback
+        self.refusal = refusal
+        self.unstorable = unstorable
+    }
+}
+
+/// The request store of a node: PostgreSQL decides and records every event, Redis filters and caches.
 ///
 /// Push: the `pushed` event is committed first (its deadline from PostgreSQL's clock), then the record is sent to
 /// Redis with that deadline as `PXAT` and the answer goes out without waiting for Redis: a Redis failure costs
@@ -14,10 +39,10 @@ public import ParRedis
 /// `consumed` event; only its answer is returned. When Redis has no record (lost, flushed, failed over) or is
 /// unreachable, the arbiter alone decides. When PostgreSQL is unreachable nothing succeeds (503) and a Redis
 /// claim is given back.
-public final class RequestLifecycle: Sendable {
+public final class EventLogRequestStore: RequestStore {
     private let postgres: PostgresEventStore
     private let redis: RedisRequestCache?
-    private let metrics: NodeMetrics
+    private let observer: RequestStoreObserver
     private let fallback: NodeRateLimiter
     private let refusalWrites: NodeRateLimiter
     private let recordedRefusals: RecentSet
@@ -30,26 +55,18 @@ public final class RequestLifecycle: Sendable {
     public init(
         postgres: PostgresEventStore,
         redis: RedisRequestCache?,
-        metrics: NodeMetrics,
+        observer: RequestStoreObserver,
         fallbackRate: Int,
         refusalRecordRate: Int = 500,
         logger: Logger
     ) {
         self.postgres = postgres
         self.redis = redis
-        self.metrics = metrics
+        self.observer = observer
         self.fallback = NodeRateLimiter(perSecond: fallbackRate)
         self.refusalWrites = NodeRateLimiter(perSecond: refusalRecordRate)
         self.recordedRefusals = RecentSet(capacity: 16_384)
         self.logger = logger
-    }
-
-    /// What a push came to.
-    public enum PushOutcome: Sendable, Equatable {
-        /// The `pushed` event is durable: hand out this reference.
-        case stored(RequestReference)
-        /// The single-use value at this index of the push's list was used before: nothing was stored.
-        case replayed(Int)
     }
 
     /// Stores a validated request, with the single-use values that authenticate it (JWT `jti`s) in the same
@@ -81,8 +98,8 @@ public final class RequestLifecycle: Sendable {
             throw OAuthError(.serverError, "The request could not be stored.", status: 500)
         }
         if let redis {
-            let metrics = metrics
-            redis.push(reference, clientID: request.clientID, deadlineMillis: appended.deadlineMillis) { metrics.redisError("push") }
+            let observer = observer
+            redis.push(reference, clientID: request.clientID, deadlineMillis: appended.deadlineMillis) { observer.redisError("push") }
         }
         return .stored(reference)
     }
@@ -100,13 +117,13 @@ public final class RequestLifecycle: Sendable {
         do {
             filtered = try await redis.consume(reference, clientID: clientID)
         } catch {
-            metrics.redisFallback((error as? RedisError)?.kind.rawValue ?? "overloaded")
+            observer.redisFallback((error as? RedisError)?.kind.rawValue ?? "overloaded")
             return try await arbitrate(consume, reference: reference)
         }
         switch filtered {
         case .refused(.unknown):
             guard fallback.allow() else {
-                metrics.redisFallback("rate_limited")
+                observer.redisFallback("rate_limited")
                 throw OAuthError(
                     .temporarilyUnavailable,
                     "Too many unknown request_uris are being checked; retry later.",
@@ -114,7 +131,7 @@ public final class RequestLifecycle: Sendable {
                     retryAfter: 1
                 )
             }
-            metrics.redisFallback("not_found")
+            observer.redisFallback("not_found")
             return try await arbitrate(consume, reference: reference)
         case .refused(let reason):
             // Decided by Redis alone: answered now, recorded off the request path.
@@ -137,7 +154,13 @@ public final class RequestLifecycle: Sendable {
     /// Loads a request at the authorization endpoint for the user agent holding `binding`.
     ///
     /// - Throws: 503 `temporarily_unavailable` when PostgreSQL cannot be reached: nothing is loaded.
-    public func load(_ request: LoadRequest) async throws(OAuthError) -> LoadResult {
+    public func load(
+        _ reference: RequestReference,
+        clientID: String,
+        binding: UserAgentBinding,
+        interactionLifetime: Duration
+    ) async throws(OAuthError) -> LoadResult {
+        let request = LoadRequest(reference: reference, clientID: clientID, binding: binding, interactionLifetime: interactionLifetime)
         let result: LoadResult
         do {
             result = try await postgres.load(request)
@@ -153,7 +176,7 @@ public final class RequestLifecycle: Sendable {
     ///
     /// - Throws: 503 `temporarily_unavailable` when PostgreSQL cannot be reached or its answer is lost (fail
     ///   closed: the outcome is unknown, and a retry with the same attempt key tells it).
-    public func redeem(ticket text: String, attemptKey: String? = nil) async throws(OAuthError) -> RedemptionResult {
+    public func redeem(ticket text: String, attemptKey: String?) async throws(OAuthError) -> RedemptionResult {
         guard let ticket = Ticket(text) else { return .refused(.unknown) }
         do {
             return try await postgres.redeem(TicketRedemption(ticket: ticket, attemptKey: attemptKey))
@@ -189,7 +212,7 @@ public final class RequestLifecycle: Sendable {
     /// makes a second row impossible; this node also skips what it recorded recently), within a per-node budget,
     /// and off the request path. Unknown references are only counted: a flood of them must not become writes.
     private func recordRefusal(_ reason: RefusalReason, reference: RequestReference, clientID: String) {
-        metrics.refusal(reason.rawValue)
+        observer.refusal(reason)
         let key = reference.requestIDHex + "/" + reason.rawValue
         guard reason != .unknown, recordedRefusals.insert(key) else { return }
         // Over the budget the refusal is only counted, and forgotten here so that a later one can still be recorded.
@@ -206,13 +229,13 @@ public final class RequestLifecycle: Sendable {
     }
 
     private func storeFailure(_ error: any Error, operation: String) -> OAuthError {
-        if error.isUnavailable {
+        if PostgresEventStore.isUnavailable(error) {
             logger.debug("event store unavailable", metadata: ["operation": "\(operation)", "error": "\(error)"])
             return .storeUnavailable
         }
         // The batch isolated this caller's row: its input was at fault, not the store.
         if let error = error as? PGError, error.isDataError {
-            metrics.storeRefusal(operation)
+            observer.unstorable(operation)
             return .invalidRequest("The request contains a value that cannot be stored.")
         }
         let state = (error as? PGError)?.sqlState ?? "-"
