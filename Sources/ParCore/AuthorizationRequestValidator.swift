@@ -29,7 +29,7 @@ public struct AuthorizationRequestValidator: Sendable {
         fromRequestObject: Bool = false
     ) throws(OAuthError) -> PushedRequest {
         // RFC 6749 §3.1: parameters sent without a value are treated as omitted.
-        var sent = pairs.filter { !$0.value.isEmpty && !ClientAuthenticator.authenticationParameters.contains($0.name) }
+        var sent = pairs.filter { !$0.value.isEmpty && !ClientCredentialReader.authenticationParameters.contains($0.name) }
         try Self.checkStorable(sent)
         // Not even inside a request object.
         try Self.refuseRequestURI(in: sent)

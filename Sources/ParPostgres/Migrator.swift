@@ -50,7 +50,7 @@ public struct Migrator: Sendable {
     /// - Returns: the names of the migrations applied now (empty when the database was up to date).
     @available(*, noasync, message: "blocking: call from a thread of its own")
     @discardableResult
-    public func apply(on connection: PGConnection, partitionDaysAhead: Int = PostgresEventStore.partitionDaysAhead) throws -> [String] {
+    public func apply(on connection: PGConnection, partitionDaysAhead: Int = PostgresEventLog.partitionDaysAhead) throws -> [String] {
         try connection.execute("SELECT pg_advisory_lock(hashtext('parstore.migrate'))")
         defer { _ = try? connection.execute("SELECT pg_advisory_unlock(hashtext('parstore.migrate'))") }
         try connection.executeScript(

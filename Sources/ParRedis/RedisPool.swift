@@ -1,37 +1,5 @@
 import ParWorker
 
-/// What a node counts of its Redis traffic (its metrics).
-public struct RedisObserver: Sendable {
-    /// The size of every pipeline sent.
-    public var pipeline: @Sendable (Int) -> Void
-    /// A cluster redirection followed: `moved` or `ask`.
-    public var redirected: @Sendable (String) -> Void
-    /// The cluster's slot map read again.
-    public var mapRefreshed: @Sendable () -> Void
-    /// A command retried after a short pause, by reason (a ``RedisError/Kind`` raw value).
-    public var retried: @Sendable (String) -> Void
-
-    public init(
-        pipeline: @escaping @Sendable (Int) -> Void = { _ in },
-        redirected: @escaping @Sendable (String) -> Void = { _ in },
-        mapRefreshed: @escaping @Sendable () -> Void = {},
-        retried: @escaping @Sendable (String) -> Void = { _ in }
-    ) {
-        self.pipeline = pipeline
-        self.redirected = redirected
-        self.mapRefreshed = mapRefreshed
-        self.retried = retried
-    }
-}
-
-/// Redis as `/readyz` reports it.
-public enum RedisHealth: Sendable, Equatable {
-    case up
-    /// A cluster some of whose slots have no reachable primary now.
-    case degraded(unreachableSlots: Int)
-    case down
-}
-
 /// Everything a node asks Redis goes through here, to one server or to a Redis Cluster (``RedisTopology``): a few
 /// pipelined connections per server, each on its own thread, with ParStore's function library loaded on each
 /// server as the node connects to it.
@@ -100,16 +68,6 @@ public final class RedisPool: Sendable {
     }
 }
 
-/// How commands reach the right server.
-protocol RedisRouter: Sendable {
-    /// Runs a command; an error reply is returned, not thrown.
-    func command(_ arguments: [String], key: String?, shard: Int?) async throws -> RedisValue
-    func send(_ arguments: [String], key: String, shard: Int, completion: @escaping @Sendable (Result<RedisValue, any Error>) -> Void)
-    func connectAll() async throws
-    func health() async -> RedisHealth
-    func shutdown() async
-}
-
 /// A pipelined connection to one server, on its own thread.
 typealias RedisWorker = BatchingWorker<RedisConnection, RedisRequest, RedisValue>
 
@@ -131,38 +89,5 @@ extension RedisWorker {
                 connection.pipeline(requests).map { $0.mapError { $0 as any Error } }
             }
         )
-    }
-}
-
-/// One Redis server.
-final class StandaloneRouter: RedisRouter {
-    private let workers: [RedisWorker]
-
-    init(endpoint: RedisEndpoint, connections: Int, observer: RedisObserver) {
-        workers = (0..<max(1, connections)).map { RedisWorker.connected(to: endpoint, name: "redis-\($0)", observer: observer) }
-    }
-
-    func command(_ arguments: [String], key: String?, shard: Int?) async throws -> RedisValue {
-        try await worker(shard).submit(RedisRequest(arguments))
-    }
-
-    func send(_ arguments: [String], key: String, shard: Int, completion: @escaping @Sendable (Result<RedisValue, any Error>) -> Void) {
-        worker(shard).enqueue(RedisRequest(arguments), completion: completion)
-    }
-
-    private func worker(_ shard: Int?) -> RedisWorker {
-        workers[Int(UInt(bitPattern: shard ?? Int.random(in: 0..<workers.count)) % UInt(workers.count))]
-    }
-
-    func connectAll() async throws {
-        for worker in workers { _ = try await worker.submit(RedisRequest(["PING"])) }
-    }
-
-    func health() async -> RedisHealth {
-        (try? await command(["PING"], key: nil, shard: nil)) == .status("PONG") ? .up : .down
-    }
-
-    func shutdown() async {
-        for worker in workers { await worker.shutdown() }
     }
 }

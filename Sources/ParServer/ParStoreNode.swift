@@ -13,14 +13,16 @@ public import ServiceLifecycle
 /// Nodes keep no state that matters; any number run side by side on one PostgreSQL and one Redis.
 public struct ParStoreNode: Sendable {
     public let configuration: NodeConfiguration
-    public let postgres: PostgresEventStore
+    /// The general-purpose PostgreSQL connection (readiness, registry, upkeep).
+    public let postgres: PostgresQueries
+    public let eventLog: PostgresEventLog
     public let redis: RedisPool?
-    public let clients: ClientDirectory
+    public let clients: ClientCache
     public let metrics: NodeMetrics
     /// The requests, as the HTTP faces see them.
     public let requests: EventLogRequestStore
     /// Client authentication at the PAR endpoint, with its trusted proxies parsed once.
-    let authentication: ClientAuthentication
+    let authentication: ParClientAuthenticator
     let singleUse: SingleUseRecorder
     let rateLimiter: PushRateLimiter
     /// The node's budget for requests that reach PostgreSQL without credentials (browser loads, public clients).
@@ -43,15 +45,18 @@ public struct ParStoreNode: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.metrics = metrics
-        self.clients = ClientDirectory()
-        self.postgres = PostgresEventStore(
-            configuration: .init(
-                conninfo: configuration.databaseURL,
-                nodeID: configuration.nodeID,
-                maxBatchSize: configuration.maxBatchSize,
-                timeout: configuration.databaseTimeout,
-                batchWindow: configuration.batchWindow > .zero ? BatchWindow(limit: configuration.batchWindow) : nil
-            ),
+        self.clients = ClientCache()
+        let postgresConfiguration = PostgresConfiguration(
+            conninfo: configuration.databaseURL,
+            nodeID: configuration.nodeID,
+            maxBatchSize: configuration.maxBatchSize,
+            timeout: configuration.databaseTimeout,
+            batchWindow: configuration.batchWindow > .zero ? BatchWindow(limit: configuration.batchWindow) : nil
+        )
+        self.postgres = PostgresQueries(configuration: postgresConfiguration)
+        self.eventLog = PostgresEventLog(
+            configuration: postgresConfiguration,
+            queries: postgres,
             batchObserver: { metrics.groupCommitBatch.record(Double($0)) }
         )
         let redis = redisTopology.map { topology in
@@ -68,7 +73,7 @@ public struct ParStoreNode: Sendable {
         }
         self.redis = redis
         self.requests = EventLogRequestStore(
-            postgres: postgres,
+            eventLog: eventLog,
             redis: redis.map(RedisRequestCache.init(pool:)),
             observer: RequestStoreObserver(
                 redisError: { metrics.redisError($0) },
@@ -82,7 +87,7 @@ public struct ParStoreNode: Sendable {
         let guards = redis.map(RedisGuards.init(pool:))
         self.singleUse = SingleUseRecorder(guards: guards, metrics: metrics)
         self.rateLimiter = PushRateLimiter(guards: guards, defaultLimit: configuration.defaultRateLimit, metrics: metrics)
-        self.authentication = try ClientAuthentication(configuration: configuration, clients: clients, singleUse: singleUse)
+        self.authentication = try ParClientAuthenticator(configuration: configuration, clients: clients, singleUse: singleUse)
         self.unauthenticated = NodeRateLimiter(perSecond: configuration.unauthenticatedRate)
     }
 
@@ -127,9 +132,9 @@ public struct ParStoreNode: Sendable {
 
     /// Loads the client registry when it changed since the last load.
     public func refreshClients() async throws {
-        let version = try await ClientRegistry.version(in: postgres)
+        let version = try await ClientTable.version(in: postgres)
         guard version != clients.version else { return }
-        clients.replace(with: try await ClientRegistry.all(in: postgres), version: version)
+        clients.replace(with: try await ClientTable.all(in: postgres), version: version)
     }
 
     /// Loads the client registry and opens the Redis connections (each loads the function library), so the node
@@ -149,24 +154,25 @@ public struct ParStoreNode: Sendable {
 
     /// The node's background work. Graceful shutdown runs in reverse: jobs stop, then Redis and PostgreSQL drain.
     public var services: [any Service] {
-        let postgres = self.postgres
+        let (postgres, eventLog) = (self.postgres, self.eventLog)
         let redis = self.redis
         let metrics = self.metrics
         let grace = configuration.expiryGrace
         return [
             DrainOnShutdown { await postgres.shutdown() },
+            DrainOnShutdown { await eventLog.shutdown() },
             DrainOnShutdown { await redis?.shutdown() },
             PeriodicJob(name: "registry", interval: configuration.registryRefreshInterval, logger: logger) { [self] in
                 try await refreshClients()
             },
             PeriodicJob(name: "partitions", interval: .seconds(3600), logger: logger) {
-                try await postgres.ensurePartitions()
+                try await eventLog.ensurePartitions()
             },
             PeriodicJob(name: "statistics", interval: .milliseconds(500), logger: logger) {
-                try await postgres.analyzeTodayIfGrown()
+                try await eventLog.analyzeTodayIfGrown()
             },
             PeriodicJob(name: "sweeper", interval: configuration.sweepInterval, logger: logger) {
-                if let count = try await postgres.expireDue(grace: grace), count > 0 {
+                if let count = try await eventLog.expireDue(grace: grace), count > 0 {
                     metrics.expired.increment(by: Int64(count))
                 }
             },

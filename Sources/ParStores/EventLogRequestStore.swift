@@ -40,7 +40,7 @@ public struct RequestStoreObserver: Sendable {
 /// unreachable, the arbiter alone decides. When PostgreSQL is unreachable nothing succeeds (503) and a Redis
 /// claim is given back.
 public final class EventLogRequestStore: RequestStore {
-    private let postgres: PostgresEventStore
+    private let eventLog: PostgresEventLog
     private let redis: RedisRequestCache?
     private let observer: RequestStoreObserver
     private let fallback: NodeRateLimiter
@@ -53,14 +53,14 @@ public final class EventLogRequestStore: RequestStore {
     ///   - refusalRecordRate: refused attempts per second this node records in the log; beyond it they are
     ///     only counted.
     public init(
-        postgres: PostgresEventStore,
+        eventLog: PostgresEventLog,
         redis: RedisRequestCache?,
         observer: RequestStoreObserver,
         fallbackRate: Int,
         refusalRecordRate: Int = 500,
         logger: Logger
     ) {
-        self.postgres = postgres
+        self.eventLog = eventLog
         self.redis = redis
         self.observer = observer
         self.fallback = NodeRateLimiter(perSecond: fallbackRate)
@@ -87,7 +87,7 @@ public final class EventLogRequestStore: RequestStore {
         record.singleUse = singleUse
         let appended: AppendResult
         do {
-            appended = try await postgres.append(record)
+            appended = try await eventLog.append(record)
         } catch {
             throw storeFailure(error, operation: "push")
         }
@@ -142,7 +142,7 @@ public final class EventLogRequestStore: RequestStore {
         }
         // Redis let this caller take it: PostgreSQL commits it, or refuses with the last word.
         do {
-            let outcome = try await postgres.consume(consume)
+            let outcome = try await eventLog.consume(consume)
             if case .refused(let reason) = outcome { recordRefusal(reason, reference: reference, clientID: clientID) }
             return outcome
         } catch {
@@ -163,7 +163,7 @@ public final class EventLogRequestStore: RequestStore {
         let request = LoadRequest(reference: reference, clientID: clientID, binding: binding, interactionLifetime: interactionLifetime)
         let result: LoadResult
         do {
-            result = try await postgres.load(request)
+            result = try await eventLog.load(request)
         } catch {
             throw storeFailure(error, operation: "load")
         }
@@ -179,7 +179,7 @@ public final class EventLogRequestStore: RequestStore {
     public func redeem(ticket text: String, attemptKey: String?) async throws(OAuthError) -> RedemptionResult {
         guard let ticket = Ticket(text) else { return .refused(.unknown) }
         do {
-            return try await postgres.redeem(TicketRedemption(ticket: ticket, attemptKey: attemptKey))
+            return try await eventLog.redeem(TicketRedemption(ticket: ticket, attemptKey: attemptKey))
         } catch {
             throw storeFailure(error, operation: "redeem-ticket")
         }
@@ -189,7 +189,7 @@ public final class EventLogRequestStore: RequestStore {
     public func read(ticket text: String) async throws(OAuthError) -> Result<TicketedRequest, RefusalReason> {
         guard let ticket = Ticket(text) else { return .failure(.unknown) }
         do {
-            return try await postgres.read(ticket)
+            return try await eventLog.read(ticket)
         } catch {
             throw storeFailure(error, operation: "read-ticket")
         }
@@ -199,7 +199,7 @@ public final class EventLogRequestStore: RequestStore {
     private func arbitrate(_ consume: ConsumeRequest, reference: RequestReference) async throws(OAuthError) -> RedemptionResult {
         let outcome: RedemptionResult
         do {
-            outcome = try await postgres.consume(consume)
+            outcome = try await eventLog.consume(consume)
         } catch {
             throw storeFailure(error, operation: "redeem")
         }
@@ -221,7 +221,7 @@ public final class EventLogRequestStore: RequestStore {
             return
         }
         let logger = logger
-        postgres.appendDetached(.refusal(reason, of: reference, by: clientID)) { result in
+        eventLog.appendDetached(.refusal(reason, of: reference, by: clientID)) { result in
             if case .failure = result {
                 logger.warning("could not record a refused attempt", metadata: ["request_id": "\(reference.requestIDHex)"])
             }
@@ -229,7 +229,7 @@ public final class EventLogRequestStore: RequestStore {
     }
 
     private func storeFailure(_ error: any Error, operation: String) -> OAuthError {
-        if PostgresEventStore.isUnavailable(error) {
+        if PostgresEventLog.isUnavailable(error) {
             logger.debug("event store unavailable", metadata: ["operation": "\(operation)", "error": "\(error)"])
             return .storeUnavailable
         }

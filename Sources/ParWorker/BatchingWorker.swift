@@ -5,40 +5,6 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// A blocking client connection that a ``BatchingWorker`` keeps, or replaces when it is found unhealthy before a batch.
-///
-/// The connection is created on the worker's thread and never leaves it, so it need not be `Sendable`.
-public protocol WorkerConnection: AnyObject, SendableMetatype {
-    /// `false` once the connection is known to be broken; the worker then drops it and connects again
-    /// before the next batch.
-    var isHealthy: Bool { get }
-}
-
-/// How long a worker may hold a small batch back to let it grow: each statement costs the server a fixed price
-/// (parse, plan, transaction, WAL flush) plus a price per row, so many nodes each sending small batches cost it more
-/// per event than one node sending big ones.
-public struct BatchWindow: Sendable {
-    /// The batch size past which nothing is held back.
-    public var target: Int
-    /// The longest a batch is held back (a latency budget).
-    public var limit: Duration
-
-    public init(target: Int = 32, limit: Duration = .milliseconds(5)) {
-        self.target = target
-        self.limit = limit
-    }
-}
-
-/// Errors of the worker itself, as opposed to the errors of the requests it runs.
-public enum WorkerError: Error, Sendable, Equatable {
-    /// The worker is shutting down and takes no more requests.
-    case shutDown
-    /// The request's deadline passed while it was queued: it was never sent.
-    case deadlineExceeded
-    /// The queue is full (the server is slower than the requests arrive): the request was not queued.
-    case overloaded
-}
-
 /// Owns one blocking connection (libpq, hiredis) on a dedicated OS thread and serves async callers in batches.
 ///
 /// Callers `submit` a request and suspend (or `enqueue` it with a callback); the thread takes everything queued so
@@ -396,4 +362,3 @@ public func runOnOwnThread<T: Sendable>(name: String = "blocking", _ body: @esca
         }.start()
     }
 }
-

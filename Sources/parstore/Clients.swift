@@ -90,7 +90,7 @@ struct Clients: ParsableCommand {
             let (client, secret) = try document.client(existing: nil, folder: nil)
 
             let connection = try PGConnection(database.resolved(), applicationName: "parstore-clients")
-            try ClientRegistry.add(client, on: connection)
+            try ClientTable.add(client, on: connection)
             if json {
                 print(Clients.json(client, secret: secret))
             } else {
@@ -172,7 +172,7 @@ struct Clients: ParsableCommand {
                 throw ValidationError("\(file) declares a client id more than once")
             }
             let connection = try PGConnection(database.resolved(), applicationName: "parstore-clients")
-            let registered = Dictionary(try ClientRegistry.all(on: connection).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            let registered = Dictionary(try ClientTable.all(on: connection).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
             let folder = url.deletingLastPathComponent()
             let planned = try documents.map { document in
                 let (client, secret) = try document.client(existing: registered[document.client_id], folder: folder)
@@ -186,11 +186,11 @@ struct Clients: ParsableCommand {
                         if Clients.sameRegistration(existing, entry.client) {
                             unchanged += 1
                         } else {
-                            try ClientRegistry.replace(entry.client, on: connection)
+                            try ClientTable.replace(entry.client, on: connection)
                             updated += 1
                         }
                     } else {
-                        try ClientRegistry.add(entry.client, on: connection)
+                        try ClientTable.add(entry.client, on: connection)
                         created += 1
                     }
                 }
@@ -212,7 +212,7 @@ struct Clients: ParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
-            let clients = try ClientRegistry.all(on: PGConnection(database.resolved(), applicationName: "parstore-clients"))
+            let clients = try ClientTable.all(on: PGConnection(database.resolved(), applicationName: "parstore-clients"))
             if json {
                 print("[" + clients.map { Clients.json($0, secret: nil) }.joined(separator: ",") + "]")
             } else if clients.isEmpty {
@@ -229,7 +229,7 @@ struct Clients: ParsableCommand {
         @Argument(help: "The client id.") var clientID: String
 
         func run() throws {
-            guard try ClientRegistry.remove(clientID, on: PGConnection(database.resolved(), applicationName: "parstore-clients")) else {
+            guard try ClientTable.remove(clientID, on: PGConnection(database.resolved(), applicationName: "parstore-clients")) else {
                 throw ValidationError("no client with id \(clientID)")
             }
             print("Removed \(clientID).")

@@ -258,9 +258,9 @@ struct Embedded: Sendable {
             _ = try Migrate.apply(databaseURL: postgres.url, directory: migrations)
             // A fresh secret each start: the old one was only ever shown once.
             let connection = try PGConnection(postgres.url, applicationName: "parstore-embedded")
-            try ClientRegistry.remove(Self.demoClientID, on: connection)
+            try ClientTable.remove(Self.demoClientID, on: connection)
             demoSecret = Secret.random(byteCount: 32)
-            try ClientRegistry.add(
+            try ClientTable.add(
                 Client(
                     id: Self.demoClientID,
                     authMethod: .clientSecretBasic,

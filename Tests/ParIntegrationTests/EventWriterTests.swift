@@ -29,10 +29,8 @@ import Testing
     @Test func concurrentAppendsAreGroupCommittedAndABadRowFailsAlone() async throws {
         let servers = try await TestServers.shared.shared()
         let batches = Mutex<[Int]>([])
-        let store = PostgresEventStore(
-            configuration: .init(conninfo: servers.databaseURL, nodeID: "writer-test"),
-            batchObserver: { size in batches.withLock { $0.append(size) } }
-        )
+        let events = TestEventLog(url: servers.databaseURL, nodeID: "writer-test") { size in batches.withLock { $0.append(size) } }
+        let store = events.log
         let good = (0..<400).map { _ in pushed() }
         let bad = pushed("{not json")
         let results = await withTaskGroup(of: (Int, Bool).self) { group in
@@ -51,12 +49,13 @@ import Testing
         )
         #expect(stored == good.count)
         #expect(batches.withLock { $0.max() ?? 0 } > 1, "concurrent appends share a statement")
-        await store.shutdown()
+        await events.shutdown()
     }
 
     @Test func aTakenSlotIsReportedNotOverwritten() async throws {
         let servers = try await TestServers.shared.shared()
-        let store = PostgresEventStore(configuration: .init(conninfo: servers.databaseURL, nodeID: "writer-test"))
+        let events = TestEventLog(url: servers.databaseURL, nodeID: "writer-test")
+        let store = events.log
         let (_, record) = pushed()
         let first = try await store.append(record)
         var again = record
@@ -65,7 +64,7 @@ import Testing
         #expect(first.inserted)
         #expect(first.deadlineMillis - first.atMillis == 60_000)
         #expect(!second.inserted)
-        await store.shutdown()
+        await events.shutdown()
     }
 
     @Test func theArbiterConsumesOnceForTheOwnerBeforeTheDeadline() async throws {
@@ -77,7 +76,8 @@ import Testing
             ON CONFLICT (client_id) DO NOTHING
             """
         )
-        let store = PostgresEventStore(configuration: .init(conninfo: servers.databaseURL, nodeID: "writer-test"))
+        let events = TestEventLog(url: servers.databaseURL, nodeID: "writer-test")
+        let store = events.log
         let (reference, record) = pushed()
         _ = try await store.append(record)
         let outcomes = try await withThrowingTaskGroup(of: RedemptionResult.self) { group in
@@ -90,7 +90,7 @@ import Testing
         #expect(outcomes.filter { $0 == .refused(.wrongClient) }.count == 1)
         let unknown = RequestReference.mint(secondsSince1970: Date().timeIntervalSince1970)
         #expect(try await store.consume(ConsumeRequest(reference: unknown, clientID: "writer-test")) == .refused(.unknown))
-        await store.shutdown()
+        await events.shutdown()
     }
 }
 
@@ -167,7 +167,7 @@ import Testing
         let node = try await TestNodes.make(TestNodes.configuration(databaseURL: postgres.url, redisURL: nil))
         try await node.application().test(.router) { client in
             // Created while the reader is open: the old ACCESS EXCLUSIVE creation waited for the reader to end.
-            try await node.postgres.ensurePartitions()
+            try await node.eventLog.ensurePartitions()
             let readerFinished = readerDone.flag.load(ordering: .sequentiallyConsistent)
             #expect(!readerFinished, "the partition was made while the reader was still open")
             for _ in 0..<5 { _ = try await client.pushRequest(clientID, secret: secret) }
@@ -264,7 +264,8 @@ extension PartitionTests {
             FROM generate_series(1, 2500) AS i
             """
         )
-        let store = PostgresEventStore(configuration: .init(conninfo: postgres.url, nodeID: "sweeper-test"))
+        let events = TestEventLog(url: postgres.url, nodeID: "sweeper-test")
+        let store = events.log
         #expect(try await store.expireDue(grace: .seconds(1), rowsPerCall: 1000, maxCalls: 1) == 1000)
         let earliest = try await database.count(
             """
@@ -275,7 +276,7 @@ extension PartitionTests {
         #expect(earliest == 1000, "the earliest deadlines went first")
         #expect(try await store.expireDue(grace: .seconds(1), rowsPerCall: 1000) == 1500, "the rest, in two more calls")
         #expect(try await database.count("SELECT count(*) FROM par_events WHERE kind = 'expired'") == 2500)
-        await store.shutdown()
+        await events.shutdown()
         try await runOnOwnThread { try postgres.stop() }
     }
 }

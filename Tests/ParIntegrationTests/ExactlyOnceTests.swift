@@ -102,7 +102,8 @@ private typealias C = Conformance
     /// One row PostgreSQL refuses fails only its own caller: the batch is split until it is alone.
     @Test func aBadRowFailsOnlyItsOwnCallerInABatch() async throws {
         let servers = try await TestServers.shared.shared()
-        let store = PostgresEventStore(configuration: .init(conninfo: servers.databaseURL, nodeID: "bisect-test"))
+        let events = TestEventLog(url: servers.databaseURL, nodeID: "bisect-test")
+        let store = events.log
         let results = await withTaskGroup(of: (Bool, Result<AppendResult, any Error>).self) { group in
             for index in 0..<64 {
                 group.addTask {
@@ -133,7 +134,7 @@ private typealias C = Conformance
             }
         }
         #expect(results.filter { !$0.0 }.count == 60)
-        await store.shutdown()
+        await events.shutdown()
     }
 }
 

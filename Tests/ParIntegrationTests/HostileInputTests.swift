@@ -224,7 +224,7 @@ private typealias C = Conformance
             let browser = try await client.pushRequest(scenario.clientID, secret: scenario.secret)
             let ticket = try #require(try await client.authorize(scenario.clientID, browser).ticket)
             let url = scenario.database.url
-            #expect(try await runOnOwnThread { try ClientRegistry.remove(scenario.clientID, on: PGConnection(url)) })
+            #expect(try await runOnOwnThread { try ClientTable.remove(scenario.clientID, on: PGConnection(url)) })
             // Even before this node's registry refresh, PostgreSQL refuses; after it, the node refuses first.
             for _ in 0..<2 {
                 let byURI = try await client.redeem(scenario.clientID, plain)

@@ -60,7 +60,8 @@ import Testing
         let run = Secret.random(byteCount: 6)
         let owners = ["parity-kept-" + run, "parity-removed-" + run]
         for owner in owners { try await database.register(owner) }
-        let store = PostgresEventStore(configuration: .init(conninfo: servers.databaseURL, nodeID: "parity"))
+        let events = TestEventLog(url: servers.databaseURL, nodeID: "parity")
+        let store = events.log
         let key = UserAgentBinding.Key(secret: "parity")
         let browsers = [UserAgentBinding.make(key: key), UserAgentBinding.make(key: key)]
 
@@ -90,7 +91,7 @@ import Testing
             models.append(model)
         }
         let removed = owners[1]
-        #expect(try await runOnOwnThread { try ClientRegistry.remove(removed, on: PGConnection(servers.databaseURL)) })
+        #expect(try await runOnOwnThread { try ClientTable.remove(removed, on: PGConnection(servers.databaseURL)) })
 
         var disagreements: [String] = []
         await withTaskGroup(of: (index: Int, found: [String], model: RequestState).self) { group in
@@ -192,7 +193,7 @@ import Testing
             if log != Self.summary(models[index]) { mismatched.append("\(log) against \(Self.summary(models[index]))") }
         }
         #expect(mismatched.isEmpty, "\(mismatched.count) logs differ from the state machine's: \(mismatched.prefix(3))")
-        await store.shutdown()
+        await events.shutdown()
     }
 
     /// PostgreSQL decides on its own clock; every deadline here is an hour from it.

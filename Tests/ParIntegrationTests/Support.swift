@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import ParEmbedded
+import ParPostgres
 import ParRedis
 import ParServer
 import ParTestSupport
@@ -170,5 +171,23 @@ extension TestClientProtocol {
     /// `GET /v1/tickets/{ticket}`.
     func readTicket(_ ticket: String) async throws -> TestResponse {
         try await execute(uri: "/v1/tickets/\(ticket)", method: .get, headers: [.authorization: "Bearer \(TestNodes.apiKey)"])
+    }
+}
+
+/// The event log on connections of its own, below any node: `shutdown()` stops its workers and its general
+/// connection.
+struct TestEventLog {
+    let log: PostgresEventLog
+    let queries: PostgresQueries
+
+    init(url: String, nodeID: String, batchObserver: (@Sendable (Int) -> Void)? = nil) {
+        let configuration = PostgresConfiguration(conninfo: url, nodeID: nodeID)
+        queries = PostgresQueries(configuration: configuration)
+        log = PostgresEventLog(configuration: configuration, queries: queries, batchObserver: batchObserver)
+    }
+
+    func shutdown() async {
+        await log.shutdown()
+        await queries.shutdown()
     }
 }

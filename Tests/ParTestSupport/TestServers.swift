@@ -209,14 +209,14 @@ public struct TestDatabase: Sendable {
             scopes: scopes
         )
         let url = self.url
-        try await runOnOwnThread(name: "test-register") { try ClientRegistry.add(client, on: PGConnection(url)) }
+        try await runOnOwnThread(name: "test-register") { try ClientTable.add(client, on: PGConnection(url)) }
         return secret
     }
 
     /// Registers a client as it is.
     public func register(_ client: Client) async throws {
         let url = self.url
-        try await runOnOwnThread(name: "test-register") { try ClientRegistry.add(client, on: PGConnection(url)) }
+        try await runOnOwnThread(name: "test-register") { try ClientTable.add(client, on: PGConnection(url)) }
     }
 
     /// The events of a request, oldest first, as (kind, client id).

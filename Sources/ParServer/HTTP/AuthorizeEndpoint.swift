@@ -9,7 +9,7 @@ import ParCore
 /// the request is resolved): an HTML page, or JSON when the caller accepts `application/json`. Parameters other
 /// than `client_id` and `request_uri` are ignored (RFC 9101 §6.3).
 struct AuthorizeEndpoint: Sendable {
-    let clients: ClientDirectory
+    let clients: ClientCache
     let requests: any RequestStore
     let configuration: NodeConfiguration
     let metrics: NodeMetrics

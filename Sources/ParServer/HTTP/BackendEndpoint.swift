@@ -7,7 +7,7 @@ import Prometheus
 /// The authorization server's backend API, behind a bearer API key: `POST /v1/redeem`.
 struct BackendEndpoint: Sendable {
     let requests: any RequestStore
-    let clients: ClientDirectory
+    let clients: ClientCache
     let metrics: NodeMetrics
     private let apiKeyHash: [UInt8]
     private static let maxBodySize = 16 * 1024
@@ -17,7 +17,7 @@ struct BackendEndpoint: Sendable {
     /// One decoder for every redemption (it keeps no state between calls); building one per call showed in profiles.
     private static let decoder = JSONDecoder()
 
-    init(requests: any RequestStore, clients: ClientDirectory, metrics: NodeMetrics, apiKey: String) {
+    init(requests: any RequestStore, clients: ClientCache, metrics: NodeMetrics, apiKey: String) {
         self.requests = requests
         self.clients = clients
         self.metrics = metrics

@@ -3,39 +3,6 @@ import NIOCore
 import NIOHTTPTypes
 import Synchronization
 
-/// How long a client may take, and how many connections a node keeps: so that slow or idle clients
-/// (slowloris) cannot hold the node's connections.
-public struct ConnectionLimits: Sendable, Equatable {
-    /// From a connection's opening to its first request's complete head. Default 10 s.
-    public var headerTimeout: Duration = .seconds(10)
-    /// From a request's head to the end of its body. Default 30 s.
-    public var bodyTimeout: Duration = .seconds(30)
-    /// From a response to the next request's complete head on a kept-alive connection. Default 60 s.
-    public var idleTimeout: Duration = .seconds(60)
-    /// The most connections open at once; more are closed as they arrive. Default 4096.
-    public var maxConnections: Int = 4096
-
-    public init() {}
-}
-
-/// The number of connections open on a node, shared by their guards.
-final class ConnectionCount: Sendable {
-    private let open = Atomic<Int>(0)
-
-    /// Counts a new connection; `false` (and not counted) when `limit` are already open.
-    func admit(limit: Int) -> Bool {
-        var current = open.load(ordering: .relaxed)
-        while current < limit {
-            let (exchanged, original) = open.compareExchange(expected: current, desired: current + 1, ordering: .relaxed)
-            if exchanged { return true }
-            current = original
-        }
-        return false
-    }
-
-    func release() { open.subtract(1, ordering: .relaxed) }
-}
-
 /// Enforces ``ConnectionLimits`` on one connection, between Hummingbird's HTTP decoding and its request handling:
 /// one deadline at a time (the head, then the body, then the idle time before the next head); when it passes the
 /// connection is closed. While the node works on a request no deadline runs: the request's own waits are bounded

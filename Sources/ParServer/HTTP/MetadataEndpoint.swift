@@ -5,7 +5,7 @@ import ParCredentials
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414 §3): what this node enforces at its PAR endpoint.
 struct MetadataEndpoint: Sendable {
     let configuration: NodeConfiguration
-    let clients: ClientDirectory
+    let clients: ClientCache
     let certificatesEnabled: Bool
 
     func register(on router: Router<ParRequestContext>) {

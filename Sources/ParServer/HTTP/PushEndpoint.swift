@@ -12,7 +12,7 @@ struct PushEndpoint: Sendable {
     let requests: any RequestStore
     let configuration: NodeConfiguration
     let metrics: NodeMetrics
-    let authentication: ClientAuthentication
+    let authentication: ParClientAuthenticator
     let rateLimiter: PushRateLimiter
     let singleUse: SingleUseRecorder
     let requestObjects: RequestObjectVerifier
@@ -25,7 +25,7 @@ struct PushEndpoint: Sendable {
         configuration: NodeConfiguration,
         requests: any RequestStore,
         metrics: NodeMetrics,
-        authentication: ClientAuthentication,
+        authentication: ParClientAuthenticator,
         rateLimiter: PushRateLimiter,
         singleUse: SingleUseRecorder,
         unauthenticated: NodeRateLimiter
@@ -106,7 +106,7 @@ struct PushEndpoint: Sendable {
 
         // The jtis are recorded with the push, in its transaction: used once even if Redis forgets them.
         let uses = [
-            assertionUse.map { ($0, ClientAuthentication.replayedAssertion) },
+            assertionUse.map { ($0, ParClientAuthenticator.replayedAssertion) },
             proofUse.map { ($0, Self.replayedProof) },
         ].compactMap { $0 }
         let lifetime = client.requestLifetime ?? configuration.requestLifetime

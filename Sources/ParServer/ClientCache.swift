@@ -2,7 +2,7 @@ public import ParCore
 import Synchronization
 
 /// The node's in-memory copy of the client registry, read on every request and replaced whole on reload.
-public final class ClientDirectory: Sendable {
+public final class ClientCache: Sendable {
     private struct Snapshot {
         var version: Int64 = -1
         var clients: [String: Client] = [:]

@@ -6,17 +6,17 @@ import ParCore
 import ParCredentials
 
 /// Authenticates the client of a PAR exactly as the token endpoint would (RFC 9126 §2.1, step 1): the method is
-/// picked and secrets checked by ``ClientAuthenticator``; assertions and certificates are finished here.
-struct ClientAuthentication: Sendable {
-    let clients: ClientDirectory
+/// picked and secrets checked by ``ClientCredentialReader``; assertions and certificates are finished here.
+struct ParClientAuthenticator: Sendable {
+    let clients: ClientCache
     let assertions: ClientAssertionVerifier
     let singleUse: SingleUseRecorder
     /// The header carrying the forwarded client certificate, when mutual TLS is configured.
     let certificateHeader: HTTPField.Name?
     let trustedProxies: TrustedProxies
-    private let authenticator = ClientAuthenticator()
+    private let credentials = ClientCredentialReader()
 
-    init(configuration: NodeConfiguration, clients: ClientDirectory, singleUse: SingleUseRecorder) throws {
+    init(configuration: NodeConfiguration, clients: ClientCache, singleUse: SingleUseRecorder) throws {
         self.clients = clients
         self.singleUse = singleUse
         let audiences = [configuration.issuer, configuration.resolvedTokenEndpoint, configuration.pushEndpoint, configuration.mtlsPushEndpoint]
@@ -35,7 +35,7 @@ struct ClientAuthentication: Sendable {
         peer: SocketAddress?,
         now: Double
     ) async throws(OAuthError) -> (client: Client, singleUse: SingleUse?) {
-        let credential = try authenticator.authenticate(authorization: request.headers[.authorization], form: form, lookup: clients.client)
+        let credential = try credentials.read(authorization: request.headers[.authorization], form: form, lookup: clients.client)
         switch credential {
         case .authenticated(let client):
             return (client, nil)

@@ -15,7 +15,7 @@ public enum ClientCredential: Sendable, Equatable {
 ///
 /// Exactly one method may be used (RFC 6749 §2.3); it must be the client's registered method. Every failure is
 /// `invalid_client` (401), with a `WWW-Authenticate` challenge when the `Authorization` header was used.
-public struct ClientAuthenticator: Sendable {
+public struct ClientCredentialReader: Sendable {
     /// The form parameters that only authenticate and are never part of the authorization request.
     public static let authenticationParameters: [String] = [
         "client_secret", "client_assertion", "client_assertion_type",
@@ -29,7 +29,7 @@ public struct ClientAuthenticator: Sendable {
     ///   - authorization: the `Authorization` header, if any.
     ///   - form: the body's parameters.
     ///   - lookup: the registry.
-    public func authenticate(
+    public func read(
         authorization: String?,
         form: FormParameters,
         lookup: (String) -> Client?

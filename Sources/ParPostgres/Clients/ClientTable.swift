@@ -4,8 +4,8 @@ public import ParCore
 /// The client registry in PostgreSQL (`parstore_clients`).
 ///
 /// The command-line tool changes it with a connection of its own; nodes read it through
-/// ``PostgresEventStore`` and reload only when `parstore_registry_version` moved.
-public enum ClientRegistry {
+/// ``PostgresQueries`` and reload only when `parstore_registry_version` moved.
+public enum ClientTable {
     static let selectAll = """
         SELECT client_id, auth_method, encode(secret_hash, 'hex'), redirect_uris, scopes, request_lifetime_seconds,
                interaction_lifetime_seconds, require_pushed_authorization_requests, jwks::text, profile, settings::text
@@ -13,13 +13,13 @@ public enum ClientRegistry {
         """
 
     /// The registry's version, bumped by every change.
-    public static func version(in store: PostgresEventStore) async throws -> Int64 {
+    public static func version(in store: PostgresQueries) async throws -> Int64 {
         let rows = try await store.query("SELECT version FROM parstore_registry_version WHERE id = 1")
         return rows.rows.first?.first.flatMap { $0 }.flatMap { Int64($0) } ?? 0
     }
 
     /// Every registered client.
-    public static func all(in store: PostgresEventStore) async throws -> [Client] {
+    public static func all(in store: PostgresQueries) async throws -> [Client] {
         try await store.query(selectAll).rows.compactMap(client(from:))
     }
 
@@ -31,7 +31,7 @@ public enum ClientRegistry {
 
     /// Registers a client.
     ///
-    /// - Throws: ``ClientRegistryError/alreadyExists`` when the id is taken.
+    /// - Throws: ``ClientTableError/alreadyExists`` when the id is taken.
     @available(*, noasync, message: "blocking: call from a thread of its own")
     public static func add(_ client: Client, on connection: PGConnection) throws {
         do {
@@ -46,7 +46,7 @@ public enum ClientRegistry {
                 parameters(of: client)
             )
         } catch {
-            if error.sqlState == "23505" { throw ClientRegistryError.alreadyExists(client.id) }
+            if error.sqlState == "23505" { throw ClientTableError.alreadyExists(client.id) }
             throw error
         }
     }
@@ -107,50 +107,5 @@ public enum ClientRegistry {
         guard let settings = row[10].flatMap({ try? JSONDecoder().decode(StoredSettings.self, from: Data($0.utf8)) }) else { return nil }
         settings.apply(to: &client)
         return client
-    }
-}
-
-/// The `settings` column: RFC 7591 names where they exist.
-struct StoredSettings: Codable {
-    var certificate: CertificateBinding?
-    var authorization_details_types: [String]?
-    var require_signed_request_object: Bool?
-    var allow_unregistered_redirect_uris: Bool?
-    var redirect_uri_prefixes: [String]?
-    var rate_limit: RateLimit?
-
-    init(_ client: Client) {
-        certificate = client.certificate
-        authorization_details_types = client.authorizationDetailsTypes.isEmpty ? nil : client.authorizationDetailsTypes.sorted()
-        require_signed_request_object = client.requiresSignedRequestObject ? true : nil
-        allow_unregistered_redirect_uris = client.allowsUnregisteredRedirectURIs ? true : nil
-        redirect_uri_prefixes = client.redirectURIPrefixes.isEmpty ? nil : client.redirectURIPrefixes
-        rate_limit = client.rateLimit
-    }
-
-    func apply(to client: inout Client) {
-        client.certificate = certificate
-        client.authorizationDetailsTypes = Set(authorization_details_types ?? [])
-        client.requiresSignedRequestObject = require_signed_request_object ?? false
-        client.allowsUnregisteredRedirectURIs = allow_unregistered_redirect_uris ?? false
-        client.redirectURIPrefixes = redirect_uri_prefixes ?? []
-        client.rateLimit = rate_limit
-    }
-
-    var json: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-    }
-}
-
-/// A registry change that cannot be made.
-public enum ClientRegistryError: Error, CustomStringConvertible {
-    case alreadyExists(String)
-
-    public var description: String {
-        switch self {
-        case .alreadyExists(let id): "a client with id \(id) is already registered"
-        }
     }
 }

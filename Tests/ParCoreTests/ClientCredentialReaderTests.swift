@@ -2,7 +2,7 @@ import Foundation
 import ParCore
 import Testing
 
-@Suite struct ClientAuthenticatorTests {
+@Suite struct ClientCredentialReaderTests {
     static let basicSecret = "basic-secret-Kd93_x"
     static let postSecret = "post secret & more"
     static let clients: [String: Client] = [
@@ -15,7 +15,7 @@ import Testing
     ]
 
     private func credential(_ header: String?, _ body: String) throws(OAuthError) -> ClientCredential {
-        try ClientAuthenticator().authenticate(
+        try ClientCredentialReader().read(
             authorization: header,
             form: try FormParameters(parsing: Array(body.utf8)),
             lookup: { Self.clients[$0] }
