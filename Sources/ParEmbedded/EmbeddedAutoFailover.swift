@@ -127,10 +127,10 @@ public final class EmbeddedAutoFailover: Sendable {
     /// Sends `signal` to a keeper's session and reaps the keeper; after 30 s, `SIGKILL`.
     private static func end(_ keeper: Int32, _ signal: Int32) {
         guard Foundation.kill(-keeper, signal) == 0 else { return }
-        let deadline = Date().addingTimeInterval(30)
+        let deadline = ContinuousClock.now + .seconds(30)
         var status: Int32 = 0
         while waitpid(keeper, &status, WNOHANG) == 0 {
-            if Date() > deadline {
+            if ContinuousClock.now > deadline {
                 Foundation.kill(-keeper, SIGKILL)
                 _ = waitpid(keeper, &status, 0)
                 return
@@ -156,9 +156,9 @@ public final class EmbeddedAutoFailover: Sendable {
         binDirectory: String,
         root: String
     ) throws {
-        let deadline = Date().addingTimeInterval(120)
+        let deadline = ContinuousClock.now + .seconds(120)
         var last = ""
-        while Date() < deadline {
+        while ContinuousClock.now < deadline {
             if let output = try? psql(url, query, binDirectory: binDirectory, root: root) {
                 if until(output) { return }
                 last = output

@@ -181,8 +181,8 @@ private func bindLoopback(port: Int) -> Int? {
 
 /// Waits until something accepts TCP connections on 127.0.0.1:`port`.
 public func waitForLoopbackPort(_ port: Int, timeout: Double) throws {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
+    let deadline = ContinuousClock.now + .seconds(timeout)
+    while ContinuousClock.now < deadline {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

@@ -99,7 +99,7 @@ public final class EmbeddedRedisCluster: Sendable {
     /// primary.
     @available(*, noasync, message: "blocking: call from a thread of its own")
     public func waitUntilHealthy(timeout: Double) throws {
-        let deadline = Date().addingTimeInterval(timeout)
+        let deadline = ContinuousClock.now + .seconds(timeout)
         while true {
             let live = processes.withLock { Array($0.keys) }
             // Every node says the cluster is ok, and every replica has synchronised with its primary (a replica that
@@ -110,7 +110,7 @@ public final class EmbeddedRedisCluster: Sendable {
                     && (replication.contains("role:master") || replication.contains("master_link_status:up"))
             }
             if ok, let nodes = try? nodes(), Self.servedSlots(nodes) == 16_384 { return }
-            guard Date() < deadline else { throw EmbeddedServerError("the Redis cluster was not healthy after \(Int(timeout)) s") }
+            guard ContinuousClock.now < deadline else { throw EmbeddedServerError("the Redis cluster was not healthy after \(Int(timeout)) s") }
             Thread.sleep(forTimeInterval: 0.2)
         }
     }
@@ -118,10 +118,10 @@ public final class EmbeddedRedisCluster: Sendable {
     /// Waits until the primary that was on `port` has been replaced: live primaries other than it serve every slot.
     @available(*, noasync, message: "blocking: call from a thread of its own")
     public func waitForFailover(of port: Int, timeout: Double) throws {
-        let deadline = Date().addingTimeInterval(timeout)
+        let deadline = ContinuousClock.now + .seconds(timeout)
         while true {
             if let nodes = try? nodes(), Self.servedSlots(nodes.filter { $0.port != port }) == 16_384 { return }
-            guard Date() < deadline else { throw EmbeddedServerError("no replica took over from 127.0.0.1:\(port) in \(Int(timeout)) s") }
+            guard ContinuousClock.now < deadline else { throw EmbeddedServerError("no replica took over from 127.0.0.1:\(port) in \(Int(timeout)) s") }
             Thread.sleep(forTimeInterval: 0.2)
         }
     }

@@ -35,7 +35,7 @@ public struct ParStoreNode: Sendable {
     public init(configuration: NodeConfiguration, logger: Logger) throws {
         try configuration.validate()
         var redisTopology: RedisTopology? = nil
-        if let url = configuration.redisURL {
+        if let url = configuration.stores.redisURL {
             guard let topology = RedisTopology(url: url) else {
                 throw ConfigurationError("PARSTORE_REDIS_URL must look like redis://host:port[/db] or redis+cluster://host:port[,host:port...]")
             }
@@ -47,11 +47,11 @@ public struct ParStoreNode: Sendable {
         self.metrics = metrics
         self.clients = ClientCache()
         let postgresConfiguration = PostgresConfiguration(
-            conninfo: configuration.databaseURL,
-            nodeID: configuration.nodeID,
-            maxBatchSize: configuration.maxBatchSize,
-            timeout: configuration.databaseTimeout,
-            batchWindow: configuration.batchWindow > .zero ? BatchWindow(limit: configuration.batchWindow) : nil
+            conninfo: configuration.stores.databaseURL,
+            nodeID: configuration.stores.nodeID,
+            maxBatchSize: configuration.stores.maxBatchSize,
+            timeout: configuration.stores.databaseTimeout,
+            batchWindow: configuration.stores.batchWindow > .zero ? BatchWindow(limit: configuration.stores.batchWindow) : nil
         )
         self.postgres = PostgresQueries(configuration: postgresConfiguration)
         self.eventLog = PostgresEventLog(
@@ -62,7 +62,7 @@ public struct ParStoreNode: Sendable {
         let redis = redisTopology.map { topology in
             RedisPool(
                 topology: topology,
-                connections: configuration.redisConnections,
+                connections: configuration.stores.redisConnections,
                 observer: RedisObserver(
                     pipeline: { metrics.redisPipelineBatch.record(Double($0)) },
                     redirected: { metrics.redisRedirect($0) },
@@ -81,14 +81,14 @@ public struct ParStoreNode: Sendable {
                 refusal: { metrics.refusal($0.rawValue) },
                 unstorable: { metrics.storeRefusal($0) }
             ),
-            fallbackRate: configuration.fallbackRate,
+            fallbackRate: configuration.limits.fallbackRate,
             logger: logger
         )
         let guards = redis.map(RedisGuards.init(pool:))
         self.singleUse = SingleUseRecorder(guards: guards, metrics: metrics)
-        self.rateLimiter = PushRateLimiter(guards: guards, defaultLimit: configuration.defaultRateLimit, metrics: metrics)
+        self.rateLimiter = PushRateLimiter(guards: guards, defaultLimit: configuration.limits.defaultRateLimit, metrics: metrics)
         self.authentication = try ParClientAuthenticator(configuration: configuration, clients: clients, singleUse: singleUse)
-        self.unauthenticated = NodeRateLimiter(perSecond: configuration.unauthenticatedRate)
+        self.unauthenticated = NodeRateLimiter(perSecond: configuration.limits.unauthenticatedRate)
     }
 
     /// The routes of the node, behind the OAuth error middleware.
@@ -112,9 +112,9 @@ public struct ParStoreNode: Sendable {
             configuration: configuration,
             metrics: metrics,
             unauthenticated: unauthenticated,
-            bindingKey: UserAgentBinding.Key(secret: configuration.apiKey)
+            bindingKey: UserAgentBinding.Key(secret: configuration.security.apiKey)
         ).register(on: router)
-        BackendEndpoint(requests: requests, clients: clients, metrics: metrics, apiKey: configuration.apiKey).register(on: router)
+        BackendEndpoint(requests: requests, clients: clients, metrics: metrics, apiKey: configuration.security.apiKey).register(on: router)
         OperationsEndpoint(
             metrics: metrics,
             checkPostgres: { [postgres] in (try? await postgres.ping()) != nil },
@@ -157,12 +157,12 @@ public struct ParStoreNode: Sendable {
         let (postgres, eventLog) = (self.postgres, self.eventLog)
         let redis = self.redis
         let metrics = self.metrics
-        let grace = configuration.expiryGrace
+        let grace = configuration.lifetimes.expiryGrace
         return [
             DrainOnShutdown { await postgres.shutdown() },
             DrainOnShutdown { await eventLog.shutdown() },
             DrainOnShutdown { await redis?.shutdown() },
-            PeriodicJob(name: "registry", interval: configuration.registryRefreshInterval, logger: logger) { [self] in
+            PeriodicJob(name: "registry", interval: configuration.stores.registryRefreshInterval, logger: logger) { [self] in
                 try await refreshClients()
             },
             PeriodicJob(name: "partitions", interval: .seconds(3600), logger: logger) {
@@ -171,7 +171,7 @@ public struct ParStoreNode: Sendable {
             PeriodicJob(name: "statistics", interval: .milliseconds(500), logger: logger) {
                 try await eventLog.analyzeTodayIfGrown()
             },
-            PeriodicJob(name: "sweeper", interval: configuration.sweepInterval, logger: logger) {
+            PeriodicJob(name: "sweeper", interval: configuration.lifetimes.sweepInterval, logger: logger) {
                 if let count = try await eventLog.expireDue(grace: grace), count > 0 {
                     metrics.expired.increment(by: Int64(count))
                 }
@@ -182,7 +182,7 @@ public struct ParStoreNode: Sendable {
     /// The HTTP application: the router on the configured address, with the node's services, and every
     /// connection under the configured deadlines and cap (``ConnectionLimits``).
     public func makeApplication() -> some ApplicationProtocol {
-        let limits = configuration.connectionLimits
+        let limits = configuration.listener.connectionLimits
         let count = ConnectionCount()
         let metrics = metrics
         return Application(
@@ -192,7 +192,7 @@ public struct ParStoreNode: Sendable {
                     additionalChannelHandlers: [ConnectionGuard(limits: limits, count: count) { metrics.connectionClosed($0) }]
                 )
             ),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "parstore"),
+            configuration: .init(address: .hostname(configuration.listener.host, port: configuration.listener.port), serverName: "parstore"),
             services: services,
             logger: logger
         )

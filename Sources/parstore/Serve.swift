@@ -9,6 +9,8 @@ import ParServer
 import ParWorker
 
 struct Serve: AsyncParsableCommand {
+    private typealias S = NodeSettings
+
     static let configuration = CommandConfiguration(
         abstract: "Run a ParStore node.",
         discussion: """
@@ -19,124 +21,46 @@ struct Serve: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .customLong("database-url"), help: "PostgreSQL URL or connection string. Env: PARSTORE_DATABASE_URL. Default: embedded.")
-    var databaseURL: String?
-    @Option(name: .customLong("database-url-file"), help: "File holding the database URL (kept out of ps). Env: PARSTORE_DATABASE_URL_FILE.")
-    var databaseURLFile: String?
-    @Option(name: .customLong("redis-url"), help: "redis://[:password@]host:port[/db], or redis+cluster://[:password@]host:port[,host:port...] for a Redis Cluster. Env: PARSTORE_REDIS_URL. Default: embedded when the database is.")
-    var redisURL: String?
-    @Option(name: .customLong("redis-url-file"), help: "File holding the Redis URL (kept out of ps). Env: PARSTORE_REDIS_URL_FILE.")
-    var redisURLFile: String?
-    @Option(help: "Address to listen on. Env: PARSTORE_HOST. Default: 127.0.0.1.") var host: String?
-    @Option(help: "Port to listen on. Env: PARSTORE_PORT. Default: 8080.") var port: Int?
-    @Option(help: "Issuer identifier of the authorization server. Env: PARSTORE_ISSUER. Default: http://<host>:<port>.")
-    var issuer: String?
-    @Option(name: .customLong("api-key"), help: "Bearer key of the backend API, 16+ characters. Env: PARSTORE_API_KEY. Embedded: generated.")
-    var apiKey: String?
-    @Option(name: .customLong("api-key-file"), help: "File holding the API key (kept out of ps). Env: PARSTORE_API_KEY_FILE.")
-    var apiKeyFile: String?
-    @Option(name: .customLong("request-ttl"), help: "Request lifetime in seconds, 1 to 599. Env: PARSTORE_REQUEST_TTL. Default: 60.")
-    var requestTTL: Int?
-    @Option(
-        name: .customLong("interaction-ttl"),
-        help: "Load-to-redemption lifetime in seconds (login, consent), up to 86400. Env: PARSTORE_INTERACTION_TTL. Default: 600."
-    )
-    var interactionTTL: Int?
-    @Option(
-        name: .customLong("interaction-url"),
-        help: "The AS's login UI; /authorize redirects there with a ticket. Env: PARSTORE_INTERACTION_URL. Default: <issuer>/interaction."
-    )
-    var interactionURL: String?
-    @Option(
-        name: .customLong("cookie-secure"),
-        help: "Mark the browser binding cookie Secure (true/false). Env: PARSTORE_COOKIE_SECURE. Default: true unless the issuer is http://."
-    )
-    var cookieSecure: Bool?
-    @Option(name: .customLong("node-id"), help: "Node id written into every event. Env: PARSTORE_NODE_ID. Default: <hostname>-<pid>.")
-    var nodeID: String?
-    @Option(name: .customLong("max-body"), help: "Largest POST /par body in bytes. Env: PARSTORE_MAX_BODY. Default: 65536.")
-    var maxBody: Int?
-    @Option(
-        name: .customLong("expiry-grace"),
-        help: "Seconds past a deadline before the sweeper expires a request. Env: PARSTORE_EXPIRY_GRACE. Default: 30."
-    )
-    var expiryGrace: Double?
-    @Option(name: .customLong("sweep-interval"), help: "Seconds between sweeps. Env: PARSTORE_SWEEP_INTERVAL. Default: 5.")
-    var sweepInterval: Double?
-    @Option(
-        name: .customLong("token-endpoint"),
-        help: "The token endpoint URL, accepted as assertion aud. Env: PARSTORE_TOKEN_ENDPOINT. Default: <issuer>/token."
-    )
-    var tokenEndpoint: String?
-    @Option(
-        name: .customLong("mtls-par-endpoint"),
-        help: "The PAR endpoint on the mutual-TLS host (mtls_endpoint_aliases). Env: PARSTORE_MTLS_PAR_ENDPOINT."
-    )
-    var mtlsPushEndpoint: String?
-    @Option(
-        name: .customLong("client-cert-header"),
-        help: "Header where the TLS-terminating proxy forwards the client certificate (e.g. Client-Cert). Env: PARSTORE_CLIENT_CERT_HEADER."
-    )
-    var clientCertificateHeader: String?
-    @Option(
-        name: .customLong("trusted-proxies"),
-        help: "Comma-separated addresses or CIDR ranges whose certificate header is believed. Env: PARSTORE_TRUSTED_PROXIES."
-    )
-    var trustedProxies: String?
-    @Option(name: .customLong("dpop-nonce"), help: "required or off: DPoP proofs must carry a server nonce. Env: PARSTORE_DPOP_NONCE. Default: off.")
-    var dpopNonce: String?
-    @Option(
-        name: .customLong("rate-limit"),
-        help: "Pushes per second per client without a limit of its own. Env: PARSTORE_RATE_LIMIT. Default: unlimited."
-    )
-    var rateLimit: Double?
-    @Option(name: .customLong("rate-burst"), help: "Burst of that default limit. Env: PARSTORE_RATE_BURST. Default: the rate.")
-    var rateBurst: Int?
-    @Option(
-        name: .customLong("max-authorization-details"),
-        help: "Largest authorization_details in bytes. Env: PARSTORE_MAX_AUTHORIZATION_DETAILS. Default: 8192."
-    )
-    var maxAuthorizationDetails: Int?
-    @Option(
-        name: .customLong("unauthenticated-rate"),
-        help:
-            "Requests per second per node that reach PostgreSQL without credentials (/authorize loads, public clients' pushes); beyond: 503. Env: PARSTORE_UNAUTHENTICATED_RATE. Default: 10000."
-    )
-    var unauthenticatedRate: Int?
-    @Option(
-        name: .customLong("header-timeout"),
-        help: "Seconds from a connection's opening to its request head; then it is closed. Env: PARSTORE_HEADER_TIMEOUT. Default: 10."
-    )
-    var headerTimeout: Double?
-    @Option(name: .customLong("body-timeout"), help: "Seconds from a request's head to the end of its body. Env: PARSTORE_BODY_TIMEOUT. Default: 30.")
-    var bodyTimeout: Double?
-    @Option(
-        name: .customLong("idle-timeout"),
-        help: "Seconds a kept-alive connection may wait for its next request. Env: PARSTORE_IDLE_TIMEOUT. Default: 60."
-    )
-    var idleTimeout: Double?
-    @Option(
-        name: .customLong("database-timeout"),
-        help:
-            "Seconds a request may wait for PostgreSQL (queued and running) before it is answered 503; also the sessions' statement timeout. Env: PARSTORE_DATABASE_TIMEOUT. Default: 10."
-    )
-    var databaseTimeout: Double?
-    @Option(
-        name: .customLong("batch-window"),
-        help:
-            "Milliseconds a small group commit (under 32 events) may be held back while requests keep arriving; 0 sends at once. Env: PARSTORE_BATCH_WINDOW. Default: 5."
-    )
-    var batchWindow: Double?
-    @Option(name: .customLong("max-connections"), help: "Most connections open at once per node. Env: PARSTORE_MAX_CONNECTIONS. Default: 4096.")
-    var maxConnections: Int?
-    @Option(name: .customLong("data-dir"), help: "Folder of the embedded servers. Env: PARSTORE_DATA_DIR. Default: .parstore.")
-    var dataDir: String?
-    @Option(help: "Folder of migration files (embedded mode). Env: PARSTORE_MIGRATIONS_DIR.") var migrations: String?
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error. Env: PARSTORE_LOG_LEVEL. Default: info.")
-    var logLevel: String?
+    // One option per declaration in NodeSettings, named after its key: `settingTexts()` finds them by that name.
+    @Option(name: .customLong(S.databaseURL.flag), help: ArgumentHelp(S.databaseURL.help)) var databaseURL: String?
+    @Option(name: .customLong(S.databaseURL.fileFlag), help: ArgumentHelp(S.databaseURL.fileHelp)) var databaseURLFile: String?
+    @Option(name: .customLong(S.redisURL.flag), help: ArgumentHelp(S.redisURL.help)) var redisURL: String?
+    @Option(name: .customLong(S.redisURL.fileFlag), help: ArgumentHelp(S.redisURL.fileHelp)) var redisURLFile: String?
+    @Option(name: .customLong(S.databaseTimeout.flag), help: ArgumentHelp(S.databaseTimeout.help)) var databaseTimeout: String?
+    @Option(name: .customLong(S.batchWindow.flag), help: ArgumentHelp(S.batchWindow.help)) var batchWindow: String?
+    @Option(name: .customLong(S.nodeID.flag), help: ArgumentHelp(S.nodeID.help)) var nodeID: String?
+    @Option(name: .customLong(S.host.flag), help: ArgumentHelp(S.host.help)) var host: String?
+    @Option(name: .customLong(S.port.flag), help: ArgumentHelp(S.port.help)) var port: String?
+    @Option(name: .customLong(S.maxConnections.flag), help: ArgumentHelp(S.maxConnections.help)) var maxConnections: String?
+    @Option(name: .customLong(S.headerTimeout.flag), help: ArgumentHelp(S.headerTimeout.help)) var headerTimeout: String?
+    @Option(name: .customLong(S.bodyTimeout.flag), help: ArgumentHelp(S.bodyTimeout.help)) var bodyTimeout: String?
+    @Option(name: .customLong(S.idleTimeout.flag), help: ArgumentHelp(S.idleTimeout.help)) var idleTimeout: String?
+    @Option(name: .customLong(S.issuer.flag), help: ArgumentHelp(S.issuer.help)) var issuer: String?
+    @Option(name: .customLong(S.tokenEndpoint.flag), help: ArgumentHelp(S.tokenEndpoint.help)) var tokenEndpoint: String?
+    @Option(name: .customLong(S.mtlsPushEndpoint.flag), help: ArgumentHelp(S.mtlsPushEndpoint.help)) var mtlsPushEndpoint: String?
+    @Option(name: .customLong(S.interactionURL.flag), help: ArgumentHelp(S.interactionURL.help)) var interactionURL: String?
+    @Option(name: .customLong(S.cookieSecure.flag), help: ArgumentHelp(S.cookieSecure.help)) var cookieSecure: String?
+    @Option(name: .customLong(S.dpopNonce.flag), help: ArgumentHelp(S.dpopNonce.help)) var dpopNonce: String?
+    @Option(name: .customLong(S.requestTTL.flag), help: ArgumentHelp(S.requestTTL.help)) var requestTTL: String?
+    @Option(name: .customLong(S.interactionTTL.flag), help: ArgumentHelp(S.interactionTTL.help)) var interactionTTL: String?
+    @Option(name: .customLong(S.expiryGrace.flag), help: ArgumentHelp(S.expiryGrace.help)) var expiryGrace: String?
+    @Option(name: .customLong(S.sweepInterval.flag), help: ArgumentHelp(S.sweepInterval.help)) var sweepInterval: String?
+    @Option(name: .customLong(S.maxBody.flag), help: ArgumentHelp(S.maxBody.help)) var maxBody: String?
+    @Option(name: .customLong(S.maxAuthorizationDetails.flag), help: ArgumentHelp(S.maxAuthorizationDetails.help)) var maxAuthorizationDetails: String?
+    @Option(name: .customLong(S.rateLimit.flag), help: ArgumentHelp(S.rateLimit.help)) var rateLimit: String?
+    @Option(name: .customLong(S.rateBurst.flag), help: ArgumentHelp(S.rateBurst.help)) var rateBurst: String?
+    @Option(name: .customLong(S.unauthenticatedRate.flag), help: ArgumentHelp(S.unauthenticatedRate.help)) var unauthenticatedRate: String?
+    @Option(name: .customLong(S.apiKey.flag), help: ArgumentHelp(S.apiKey.help)) var apiKey: String?
+    @Option(name: .customLong(S.apiKey.fileFlag), help: ArgumentHelp(S.apiKey.fileHelp)) var apiKeyFile: String?
+    @Option(name: .customLong(S.clientCertificateHeader.flag), help: ArgumentHelp(S.clientCertificateHeader.help)) var clientCertificateHeader: String?
+    @Option(name: .customLong(S.trustedProxies.flag), help: ArgumentHelp(S.trustedProxies.help)) var trustedProxies: String?
+    @Option(name: .customLong(S.dataDir.flag), help: ArgumentHelp(S.dataDir.help)) var dataDir: String?
+    @Option(name: .customLong(S.migrations.flag), help: ArgumentHelp(S.migrations.help)) var migrations: String?
+    @Option(name: .customLong(S.logLevel.flag), help: ArgumentHelp(S.logLevel.help)) var logLevel: String?
 
     func run() async throws {
-        let level = Settings.value(logLevel, "PARSTORE_LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let texts = try settingTexts()
+        let level = texts[S.logLevel.key].flatMap(Logger.Level.init(rawValue:)) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -144,70 +68,30 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "parstore")
 
+        // Every value is checked before anything starts; the database URL and API key may come from the
+        // embedded servers below.
+        var configuration = NodeConfiguration(stores: .init(databaseURL: ""), security: .init(apiKey: ""))
+        do {
+            for setting in S.all { if let text = texts[setting.key] { try setting.apply(text, to: &configuration) } }
+        } catch {
+            throw ValidationError(error.description)
+        }
         var embedded: Embedded? = nil
-        var databaseURL = try Settings.secret(self.databaseURL, file: databaseURLFile, "PARSTORE_DATABASE_URL")
-        var redisURL = try Settings.secret(self.redisURL, file: redisURLFile, "PARSTORE_REDIS_URL")
-        var apiKey = try Settings.secret(self.apiKey, file: apiKeyFile, "PARSTORE_API_KEY")
-        if databaseURL == nil {
-            let folder = Settings.value(dataDir, "PARSTORE_DATA_DIR") ?? ".parstore"
-            let migrationsFolder = migrations
-            let startRedis = redisURL == nil
+        if configuration.stores.databaseURL.isEmpty {
+            let folder = texts[S.dataDir.key] ?? ".parstore"
+            let migrationsFolder = texts[S.migrations.key]
+            let startRedis = configuration.stores.redisURL == nil
             logger.info("starting embedded servers", metadata: ["data_dir": "\(folder)"])
             let started = try await runOnOwnThread(name: "embedded") {
                 try Embedded(directory: folder, startRedis: startRedis, migrations: migrationsFolder)
             }
             embedded = started
-            databaseURL = started.postgres.url
-            redisURL = redisURL ?? started.redis?.url
-            apiKey = apiKey ?? Secret.random(byteCount: 24)
+            configuration.stores.databaseURL = started.postgres.url
+            configuration.stores.redisURL = configuration.stores.redisURL ?? started.redis?.url
+            if configuration.security.apiKey.isEmpty { configuration.security.apiKey = Secret.random(byteCount: 24) }
         }
-        guard let databaseURL else { throw ValidationError("no database") }
-        guard let apiKey else {
+        guard !configuration.security.apiKey.isEmpty else {
             throw ValidationError("PARSTORE_API_KEY (or --api-key) is required when a database URL is given")
-        }
-
-        var configuration = NodeConfiguration(
-            databaseURL: databaseURL,
-            redisURL: redisURL,
-            apiKey: apiKey,
-            nodeID: Settings.value(nodeID, "PARSTORE_NODE_ID") ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
-        )
-        configuration.host = Settings.value(host, "PARSTORE_HOST") ?? configuration.host
-        configuration.port = try Settings.integer(port, "PARSTORE_PORT") ?? configuration.port
-        configuration.issuer = Settings.value(issuer, "PARSTORE_ISSUER") ?? "http://\(configuration.host):\(configuration.port)"
-        if let seconds = try Settings.integer(requestTTL, "PARSTORE_REQUEST_TTL") { configuration.requestLifetime = .seconds(seconds) }
-        if let bytes = try Settings.integer(maxBody, "PARSTORE_MAX_BODY") { configuration.maxBodySize = bytes }
-        if let seconds = try Settings.integer(interactionTTL, "PARSTORE_INTERACTION_TTL") { configuration.interactionLifetime = .seconds(seconds) }
-        configuration.interactionURL = Settings.value(interactionURL, "PARSTORE_INTERACTION_URL")
-        configuration.cookieSecure = try Settings.boolean(cookieSecure, "PARSTORE_COOKIE_SECURE")
-        if let grace = try Settings.seconds(expiryGrace, "PARSTORE_EXPIRY_GRACE") { configuration.expiryGrace = grace }
-        if let interval = try Settings.seconds(sweepInterval, "PARSTORE_SWEEP_INTERVAL") { configuration.sweepInterval = interval }
-        if let rate = try Settings.integer(unauthenticatedRate, "PARSTORE_UNAUTHENTICATED_RATE") { configuration.unauthenticatedRate = rate }
-        if let timeout = try Settings.seconds(headerTimeout, "PARSTORE_HEADER_TIMEOUT") { configuration.connectionLimits.headerTimeout = timeout }
-        if let timeout = try Settings.seconds(bodyTimeout, "PARSTORE_BODY_TIMEOUT") { configuration.connectionLimits.bodyTimeout = timeout }
-        if let timeout = try Settings.seconds(idleTimeout, "PARSTORE_IDLE_TIMEOUT") { configuration.connectionLimits.idleTimeout = timeout }
-        if let timeout = try Settings.seconds(databaseTimeout, "PARSTORE_DATABASE_TIMEOUT") { configuration.databaseTimeout = timeout }
-        if let window = try Settings.milliseconds(batchWindow, "PARSTORE_BATCH_WINDOW") { configuration.batchWindow = window }
-        if let count = try Settings.integer(maxConnections, "PARSTORE_MAX_CONNECTIONS") { configuration.connectionLimits.maxConnections = count }
-        configuration.tokenEndpoint = Settings.value(tokenEndpoint, "PARSTORE_TOKEN_ENDPOINT")
-        configuration.mtlsPushEndpoint = Settings.value(mtlsPushEndpoint, "PARSTORE_MTLS_PAR_ENDPOINT")
-        configuration.clientCertificateHeader = Settings.value(clientCertificateHeader, "PARSTORE_CLIENT_CERT_HEADER")
-        configuration.trustedProxies = (Settings.value(trustedProxies, "PARSTORE_TRUSTED_PROXIES") ?? "")
-            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        switch Settings.value(dpopNonce, "PARSTORE_DPOP_NONCE") {
-        case nil, "off": configuration.requireDPoPNonce = false
-        case "required": configuration.requireDPoPNonce = true
-        default: throw ValidationError("PARSTORE_DPOP_NONCE must be required or off")
-        }
-        if let text = rateLimit.map({ String($0) }) ?? Settings.value(nil, "PARSTORE_RATE_LIMIT") {
-            guard let rate = Double(text), rate.isFinite, rate > 0, rate <= 1_000_000 else {
-                throw ValidationError("PARSTORE_RATE_LIMIT must be a number above 0 and at most 1000000")
-            }
-            let burst = try Settings.integer(rateBurst, "PARSTORE_RATE_BURST") ?? max(1, Int(rate.rounded(FloatingPointRoundingRule.up)))
-            configuration.defaultRateLimit = RateLimit(perSecond: rate, burst: burst)
-        }
-        if let bytes = try Settings.integer(maxAuthorizationDetails, "PARSTORE_MAX_AUTHORIZATION_DETAILS") {
-            configuration.maxAuthorizationDetailsSize = bytes
         }
         do {
             try configuration.validate()
@@ -224,8 +108,8 @@ struct Serve: AsyncParsableCommand {
         logger.info(
             "parstore node listening",
             metadata: [
-                "address": "\(configuration.host):\(configuration.port)", "node_id": "\(configuration.nodeID)",
-                "redis": "\(redisURL == nil ? "disabled" : "enabled")",
+                "address": "\(configuration.listener.host):\(configuration.listener.port)", "node_id": "\(configuration.stores.nodeID)",
+                "redis": "\(configuration.stores.redisURL == nil ? "disabled" : "enabled")",
             ]
         )
         do {
@@ -236,6 +120,29 @@ struct Serve: AsyncParsableCommand {
         }
         try await embedded?.stop()
         logger.info("parstore node stopped")
+    }
+
+    /// The text of every setting given, by key: its flag, else its environment variable, else (for a secret) the
+    /// file its `--<flag>-file` or `<variable>_FILE` names.
+    func settingTexts() throws -> [String: String] {
+        let flags = Dictionary(
+            uniqueKeysWithValues: Mirror(reflecting: self).children.compactMap { child -> (String, String?)? in
+                guard let label = child.label, let option = child.value as? Option<String?> else { return nil }
+                return (String(label.dropFirst()), option.wrappedValue)
+            }
+        )
+        let declared = Set(S.all.flatMap { $0.isSecret ? [$0.key, $0.key + "File"] : [$0.key] })
+        precondition(Set(flags.keys) == declared, "serve's options and NodeSettings differ: \(Set(flags.keys).symmetricDifference(declared))")
+        var texts: [String: String] = [:]
+        for setting in S.all {
+            let flag = flags[setting.key] ?? nil
+            let text =
+                setting.isSecret
+                ? try Settings.secret(flag, file: flags[setting.key + "File"] ?? nil, setting.variable)
+                : Settings.value(flag, setting.variable)
+            texts[setting.key] = text
+        }
+        return texts
     }
 }
 
@@ -286,7 +193,7 @@ struct Embedded: Sendable {
     }
 
     func walkthrough(_ configuration: NodeConfiguration) -> String {
-        let base = "http://\(configuration.host):\(configuration.port)"
+        let base = "http://\(configuration.listener.host):\(configuration.listener.port)"
         return """
 
             ParStore is running with embedded PostgreSQL (on its socket only: \(postgres.socketDirectory)) and \
@@ -294,7 +201,7 @@ struct Embedded: Sendable {
 
               demo client_id:     \(Self.demoClientID)   (client_secret_basic)
               demo client_secret: \(demoSecret)
-              backend API key:    \(configuration.apiKey)
+              backend API key:    \(configuration.security.apiKey)
 
             1. Push an authorization request (RFC 9126):
 
@@ -305,17 +212,17 @@ struct Embedded: Sendable {
 
             2. Redeem it once, as the authorization server does when it issues the code:
 
-              curl -s \(base)/v1/redeem -H 'Authorization: Bearer \(configuration.apiKey)' \\
+              curl -s \(base)/v1/redeem -H 'Authorization: Bearer \(configuration.security.apiKey)' \\
                 -H 'Content-Type: application/json' \\
                 -d '{"client_id":"\(Self.demoClientID)","request_uri":"<request_uri from step 1>"}'
 
             3. Redeem it again: refused with "reason":"already_used". Metrics: \(base)/metrics
 
             4. The browser flow: push a new request, then open (or curl -i -c jar) \(base)/authorize?client_id=\(Self.demoClientID)&request_uri=<request_uri>
-               It answers 303 to \(configuration.resolvedInteractionURL) with a ticket; the AS then reads and redeems it:
+               It answers 303 to \(configuration.interactionURL) with a ticket; the AS then reads and redeems it:
 
-              curl -s \(base)/v1/tickets/<ticket> -H 'Authorization: Bearer \(configuration.apiKey)'
-              curl -s \(base)/v1/redeem -H 'Authorization: Bearer \(configuration.apiKey)' \\
+              curl -s \(base)/v1/tickets/<ticket> -H 'Authorization: Bearer \(configuration.security.apiKey)'
+              curl -s \(base)/v1/redeem -H 'Authorization: Bearer \(configuration.security.apiKey)' \\
                 -H 'Content-Type: application/json' -d '{"ticket":"<ticket>"}'
 
             Ctrl-C stops the node and the servers it started.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ParServer
 
 /// Where a setting comes from: the flag, else the `PARSTORE_*` environment variable, else the default. The
 /// only place that reads the environment.
@@ -10,16 +11,6 @@ enum Settings {
         return nil
     }
 
-    /// An integer; out of `Int`'s range is refused like any other non-integer.
-    static func integer(_ flag: Int?, _ variable: String) throws -> Int? {
-        if let flag { return flag }
-        guard let text = value(nil, variable) else { return nil }
-        guard let number = Int(text) else { throw ValidationError("\(variable) must be an integer") }
-        return number
-    }
-}
-
-extension Settings {
     /// A secret: the flag, else the environment variable, else the file named by the flag `file` or by the
     /// variable's `_FILE` twin (trailing line breaks dropped). Flags show in `ps`; variables and files do not.
     static func secret(_ flag: String?, file: String?, _ variable: String) throws -> String? {
@@ -33,53 +24,17 @@ extension Settings {
         guard !text.isEmpty else { throw ValidationError("\(variable)_FILE names an empty file") }
         return text
     }
-
-    /// A duration in seconds (fractions allowed), checked before any conversion: finite, 0 to 1e6 seconds.
-    static func seconds(_ flag: Double?, _ variable: String) throws -> Duration? {
-        try number(flag, variable, unit: "seconds", upTo: 1_000_000).map { .milliseconds(Int64(($0 * 1000).rounded())) }
-    }
-
-    /// A duration in milliseconds (fractions allowed), checked before any conversion: finite, 0 to 1e6 ms.
-    static func milliseconds(_ flag: Double?, _ variable: String) throws -> Duration? {
-        try number(flag, variable, unit: "milliseconds", upTo: 1_000_000).map { .microseconds(Int64(($0 * 1000).rounded())) }
-    }
-
-    private static func number(_ flag: Double?, _ variable: String, unit: String, upTo limit: Double) throws -> Double? {
-        let number: Double
-        if let flag {
-            number = flag
-        } else if let text = value(nil, variable) {
-            guard let parsed = Double(text) else { throw ValidationError("\(variable) must be a number of \(unit)") }
-            number = parsed
-        } else {
-            return nil
-        }
-        guard number.isFinite, number >= 0, number <= limit else {
-            throw ValidationError("\(variable) must be a number of \(unit) between 0 and \(Int(limit))")
-        }
-        return number
-    }
-
-    static func boolean(_ flag: Bool?, _ variable: String) throws -> Bool? {
-        if let flag { return flag }
-        guard let text = value(nil, variable)?.lowercased() else { return nil }
-        switch text {
-        case "true", "1", "yes", "on": return true
-        case "false", "0", "no", "off": return false
-        default: throw ValidationError("\(variable) must be true or false")
-        }
-    }
 }
 
 /// The database connection options shared by the commands that need only PostgreSQL.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .customLong("database-url"), help: "PostgreSQL URL or connection string. Env: PARSTORE_DATABASE_URL.")
+    @Option(name: .customLong(NodeSettings.databaseURL.flag), help: "PostgreSQL URL or connection string. Env: \(NodeSettings.databaseURL.variable).")
     var databaseURL: String?
-    @Option(name: .customLong("database-url-file"), help: "File holding the database URL (kept out of ps). Env: PARSTORE_DATABASE_URL_FILE.")
+    @Option(name: .customLong(NodeSettings.databaseURL.fileFlag), help: ArgumentHelp(NodeSettings.databaseURL.fileHelp))
     var databaseURLFile: String?
 
     func resolved() throws -> String {
-        guard let url = try Settings.secret(databaseURL, file: databaseURLFile, "PARSTORE_DATABASE_URL") else {
+        guard let url = try Settings.secret(databaseURL, file: databaseURLFile, NodeSettings.databaseURL.variable) else {
             throw ValidationError("no database: pass --database-url or set PARSTORE_DATABASE_URL")
         }
         return url

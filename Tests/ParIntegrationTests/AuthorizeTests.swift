@@ -11,7 +11,7 @@ import Testing
 
     private func scenario(_ prefix: String, configure: @escaping (inout NodeConfiguration) -> Void = { _ in }) async throws -> Scenario {
         try await Scenario.make(prefix) { configuration in
-            configuration.interactionURL = Self.interactionURL
+            configuration.oauth.interactionURL = Self.interactionURL
             configure(&configuration)
         }
     }
@@ -86,7 +86,7 @@ import Testing
     @Test func twoTabsShareTheTicketAndTwoNodesRedeemItExactlyOnce() async throws {
         let scenario = try await scenario("tabs")
         var other = TestNodes.configuration(databaseURL: scenario.servers.databaseURL, redisURL: scenario.servers.redisURL, name: "b")
-        other.interactionURL = Self.interactionURL
+        other.oauth.interactionURL = Self.interactionURL
         let nodeB = try await TestNodes.make(other)
         try await scenario.node.application().test(.router) { a in
             try await nodeB.application().test(.router) { b in
@@ -136,8 +136,8 @@ import Testing
     @Test func aLoginSlowerThanTheRequestLifetimeButWithinTheInteractionLifetimeSucceeds() async throws {
         let scenario = try await scenario("slow-ok") {
             // Seconds of margin on both sides: the test suite runs in parallel on two cores.
-            $0.requestLifetime = .seconds(5)
-            $0.interactionLifetime = .seconds(15)
+            $0.lifetimes.request = .seconds(5)
+            $0.lifetimes.interaction = .seconds(15)
         }
         try await scenario.node.application().test(.router) { client in
             let requestURI = try await client.pushRequest(scenario.clientID, secret: scenario.secret)
@@ -151,7 +151,7 @@ import Testing
     }
 
     @Test func aLoginSlowerThanTheInteractionLifetimeFailsAsExpired() async throws {
-        let scenario = try await scenario("slow-ko") { $0.interactionLifetime = .seconds(1) }
+        let scenario = try await scenario("slow-ko") { $0.lifetimes.interaction = .seconds(1) }
         try await scenario.node.application().test(.router) { client in
             let requestURI = try await client.pushRequest(scenario.clientID, secret: scenario.secret)
             let ticket = try #require(try await client.authorize(scenario.clientID, requestURI).ticket)
@@ -209,7 +209,7 @@ import Testing
 
     /// The metadata says PAR is required, and `/authorize` proves it: a plain authorization request is refused.
     @Test func rfc9126_5_publishedRequirementIsEnforced() async throws {
-        let scenario = try await scenario("required") { $0.cookieSecure = true }
+        let scenario = try await scenario("required") { $0.oauth.cookieSecure = true }
         try await scenario.node.application().test(.router) { client in
             let metadata = try jsonObject(try await client.execute(uri: "/.well-known/oauth-authorization-server", method: .get))
             #expect(metadata["require_pushed_authorization_requests"] as? Bool == true)

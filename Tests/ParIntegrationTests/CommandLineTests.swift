@@ -159,7 +159,7 @@ import Testing
         // The imported key client pushes through a node, with its registered keys and profile.
         let servers = try await TestServers.shared.shared()
         var configuration = TestNodes.configuration(databaseURL: database.url, redisURL: servers.redisURL)
-        configuration.issuer = Conformance.issuer
+        configuration.oauth.issuer = Conformance.issuer
         let node = try await TestNodes.make(configuration)
         try await node.application().test(.router) { http in
             let pushed = try await http.push(Conformance.signedForm(jwtID))

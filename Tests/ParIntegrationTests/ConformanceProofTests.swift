@@ -173,8 +173,8 @@ import Testing
 
     @Test func rfc9449_8_a_server_nonce_is_asked_for_and_accepted_on_every_node() async throws {
         let client = try await C.register("nonce")
-        let first = try await C.node { $0.requireDPoPNonce = true }
-        let second = try await C.node { $0.requireDPoPNonce = true }
+        let first = try await C.node { $0.oauth.requireDPoPNonce = true }
+        let second = try await C.node { $0.oauth.requireDPoPNonce = true }
         let nonce: String = try await first.application().test(.router) { http in
             let refused = try await http.push(C.signedForm(client.id), headers: [.dpopProof: C.dpopProof(C.es256)])
             expectAnswer(refused, .badRequest, "use_dpop_nonce")
@@ -293,9 +293,9 @@ import Testing
             #expect(metadata["mtls_endpoint_aliases"] == nil)
         }
         let mtls = try await C.node {
-            $0.clientCertificateHeader = "Client-Cert"
-            $0.trustedProxies = ["127.0.0.1"]
-            $0.mtlsPushEndpoint = "https://mtls.as.example.com/par"
+            $0.security.clientCertificateHeader = "Client-Cert"
+            $0.security.trustedProxies = ["127.0.0.1"]
+            $0.oauth.mtlsPushEndpoint = "https://mtls.as.example.com/par"
         }
         try await mtls.application().test(.router) { http in
             let metadata = try jsonObject(try await http.execute(uri: "/.well-known/oauth-authorization-server", method: .get))
@@ -330,8 +330,8 @@ import Testing
             $0.certificate = CertificateBinding(thumbprints: [certificate.thumbprint])
         }
         let trusting = try await C.node {
-            $0.clientCertificateHeader = "Client-Cert"
-            $0.trustedProxies = ["127.0.0.1", "::1"]
+            $0.security.clientCertificateHeader = "Client-Cert"
+            $0.security.trustedProxies = ["127.0.0.1", "::1"]
         }
         let certificateHeader = HTTPField.Name("Client-Cert")!
         try await trusting.application().test(.live) { http in
@@ -354,8 +354,8 @@ import Testing
         }
         // The same header from a peer that is not a trusted proxy is not believed.
         let distrusting = try await C.node {
-            $0.clientCertificateHeader = "Client-Cert"
-            $0.trustedProxies = ["10.9.9.9"]
+            $0.security.clientCertificateHeader = "Client-Cert"
+            $0.security.trustedProxies = ["10.9.9.9"]
         }
         try await distrusting.application().test(.live) { http in
             expectAnswer(

@@ -26,7 +26,7 @@ enum Conformance {
     static func node(redis: RedisMode = .standalone, _ configure: (inout NodeConfiguration) -> Void = { _ in }) async throws -> ParStoreNode {
         let servers = try await TestServers.shared.shared(redis)
         var configuration = TestNodes.configuration(databaseURL: servers.databaseURL, redisURL: servers.redisURL)
-        configuration.issuer = issuer
+        configuration.oauth.issuer = issuer
         configure(&configuration)
         return try await TestNodes.make(configuration)
     }

@@ -14,7 +14,7 @@ import Testing
     /// A node over `url` without Redis, whose requests wait at most `timeout` for PostgreSQL.
     private func node(_ url: String, timeout: Duration = .seconds(10), name: String = "node") async throws -> ParStoreNode {
         var configuration = TestNodes.configuration(databaseURL: url, redisURL: nil, name: name)
-        configuration.databaseTimeout = timeout
+        configuration.stores.databaseTimeout = timeout
         return try await TestNodes.make(configuration)
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import ParEmbedded
+import ParServer
 import ParTestSupport
 import Testing
 
@@ -102,21 +103,53 @@ import Testing
         }
     }
 
-    /// Every setting the code reads (found in the code, not from a hand list) is documented by `serve --help`
-    /// and in the README's table; secrets also have their `_FILE` twin.
-    @Test func serveHelpAndTheReadmeDocumentEverySettingTheCodeReads() async throws {
+    /// Every setting is declared once (NodeSettings): `serve --help` shows each flag and variable, the README's table
+    /// is exactly what `parstore settings` prints from the declarations, and no other `PARSTORE_*` name appears in
+    /// the node's or the tool's code.
+    @Test func serveHelpAndTheReadmeFollowTheDeclarations() async throws {
         let help = try await Command.parstore(["serve", "--help"])
+        let table = try await Command.parstore(["settings"])
+        #expect(table.status == 0)
         let readme = try String(contentsOfFile: TestServers.packageRoot + "/README.md", encoding: .utf8)
-        var variables: Set<String> = []
-        for file in ["Serve.swift", "Settings.swift"] {
-            let source = try String(contentsOfFile: TestServers.packageRoot + "/Sources/parstore/" + file, encoding: .utf8)
-            for match in source.matches(of: /"(PARSTORE_[A-Z_]+)"/) { variables.insert(String(match.1)) }
-            for match in source.matches(of: /Settings\.secret\([^"]*"(PARSTORE_[A-Z_]+)"/) { variables.insert(String(match.1) + "_FILE") }
+        let readmeAgrees = readme.contains(table.output)
+        #expect(readmeAgrees, "the README's table is not what `parstore settings` prints: paste its output")
+        var documented: Set<String> = []
+        for row in table.output.split(separator: "\n") {
+            guard let match = row.firstMatch(of: /`(PARSTORE_[A-Z_]+)` \| `(--[a-z-]+)`/) else { continue }
+            documented.insert(String(match.1))
+            #expect(help.output.contains(String(match.1)), "serve --help lacks \(match.1)")
+            #expect(help.output.contains(String(match.2) + " "), "serve --help lacks \(match.2)")
         }
-        #expect(variables.count >= 30, "the scan found the settings")
-        for variable in variables.sorted() {
-            #expect(help.output.contains(variable), "serve --help lacks \(variable)")
-            #expect(readme.contains("`\(variable)`"), "the README lacks \(variable)")
+        #expect(documented.count == NodeSettings.all.count + NodeSettings.all.filter(\.isSecret).count)
+        for folder in ["Sources/parstore", "Sources/ParServer"] {
+            let files = try FileManager.default.subpathsOfDirectory(atPath: TestServers.packageRoot + "/" + folder).filter { $0.hasSuffix(".swift") }
+            for file in files {
+                let source = try String(contentsOfFile: TestServers.packageRoot + "/\(folder)/\(file)", encoding: .utf8)
+                for match in source.matches(of: /(PARSTORE_[A-Z_]+[A-Z])/) where !documented.contains(String(match.1)) {
+                    Issue.record("\(file) names \(match.1), which no declaration has")
+                }
+            }
+        }
+    }
+
+    /// A setting's text that is not one of its values is refused with both its names, before anything starts.
+    @Test func everyDeclaredSettingRefusesTextThatIsNotAValue() throws {
+        let texts: Set = [
+            "databaseURL", "redisURL", "nodeID", "host", "issuer", "tokenEndpoint", "mtlsPushEndpoint", "interactionURL", "apiKey",
+            "clientCertificateHeader", "trustedProxies", "dataDir", "migrations", "logLevel",
+        ]
+        let refusable = NodeSettings.all.filter { !texts.contains($0.key) }
+        #expect(refusable.count == 18, "every setting with a typed value is tried")
+        for setting in refusable {
+            var configuration = NodeConfiguration(stores: .init(databaseURL: "x"), security: .init(apiKey: "0123456789abcdef0123"))
+            #expect(throws: ConfigurationError.self, "\(setting.variable)") { try setting.apply("1e400x", to: &configuration) }
+            do {
+                try setting.apply("-1", to: &configuration)
+                try configuration.validate()
+                Issue.record("\(setting.variable) took -1")
+            } catch {
+                #expect(error.description.contains(setting.variable), "\(error.description)")
+            }
         }
     }
 }

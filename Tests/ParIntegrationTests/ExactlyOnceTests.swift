@@ -23,7 +23,7 @@ private typealias C = Conformance
         let client = try await C.register("jti-replay")
         let servers = try await TestServers.shared.shared()
         var configuration = TestNodes.configuration(databaseURL: servers.databaseURL, redisURL: redis.url)
-        configuration.issuer = C.issuer
+        configuration.oauth.issuer = C.issuer
         let first = try await TestNodes.make(configuration)
         let second = try await TestNodes.make(configuration)
         let assertion = C.es256.sign(C.assertionClaims(client.id))
@@ -58,7 +58,7 @@ private typealias C = Conformance
         let servers = try await TestServers.shared.shared()
         // No Redis: PostgreSQL alone decides, within one batch and across batches.
         var configuration = TestNodes.configuration(databaseURL: servers.databaseURL, redisURL: nil)
-        configuration.issuer = C.issuer
+        configuration.oauth.issuer = C.issuer
         let node = try await TestNodes.make(configuration)
         let assertion = C.es256.sign(C.assertionClaims(client.id))
         let statuses = try await node.application().test(.router) { http in

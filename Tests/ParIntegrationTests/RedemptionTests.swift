@@ -161,7 +161,7 @@ import Testing
 
     @Test(arguments: RedisMode.allCases) func anExpiredRequestIsRefusedAndLaterGetsAnExpiredEvent(redis: RedisMode) async throws {
         // Seconds of margin: the suite runs in parallel on two cores, and a push and a redemption can wait that long.
-        let scenario = try await Scenario.make("ttl", redis: redis) { $0.requestLifetime = .seconds(5) }
+        let scenario = try await Scenario.make("ttl", redis: redis) { $0.lifetimes.request = .seconds(5) }
         let (database, clientID, secret, node) = (scenario.database, scenario.clientID, scenario.secret, scenario.node)
         try await node.application().test(.router) { client in
             let unused = try await client.pushRequest(clientID, secret: secret)

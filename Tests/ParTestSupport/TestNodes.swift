@@ -7,15 +7,11 @@ public enum TestNodes {
     public static let apiKey = "test-api-key-0123456789abcdef"
 
     public static func configuration(databaseURL: String, redisURL: String?, name: String = "node") -> NodeConfiguration {
-        var configuration = NodeConfiguration(
-            databaseURL: databaseURL,
-            redisURL: redisURL,
-            apiKey: apiKey,
-            nodeID: "\(name)-\(UUID().uuidString.prefix(6))"
-        )
-        configuration.sweepInterval = .milliseconds(500)
-        configuration.expiryGrace = .seconds(1)
-        configuration.registryRefreshInterval = .milliseconds(300)
+        var configuration = NodeConfiguration(stores: .init(databaseURL: databaseURL, redisURL: redisURL), security: .init(apiKey: apiKey))
+        configuration.stores.nodeID = "\(name)-\(UUID().uuidString.prefix(6))"
+        configuration.lifetimes.sweepInterval = .milliseconds(500)
+        configuration.lifetimes.expiryGrace = .seconds(1)
+        configuration.stores.registryRefreshInterval = .milliseconds(300)
         return configuration
     }
 

@@ -53,7 +53,7 @@ struct AuthorizeEndpoint: Sendable {
         // RFC 9126 §7.4: the client's registration is checked again at use; a removed client's requests are dead.
         guard let client = clients.client(clientID) else { throw OAuthError(refusal: .unregisteredClient, at: .authorizationEndpoint) }
         guard let reference = RequestReference(requestURI: requestURI) else { throw OAuthError(refusal: .unknown, at: .authorizationEndpoint) }
-        let cookieName = UserAgentBinding.cookieName(secure: configuration.resolvedCookieSecure)
+        let cookieName = UserAgentBinding.cookieName(secure: configuration.cookieSecure)
         var cookie: UserAgentBinding? = nil
         if let sent = request.cookieValue(named: cookieName) {
             // A value no node issued is refused here, before any database read, and cleared from the browser.
@@ -76,7 +76,7 @@ struct AuthorizeEndpoint: Sendable {
             reference,
             clientID: client.id,
             binding: binding,
-            interactionLifetime: client.interactionLifetime ?? configuration.interactionLifetime
+            interactionLifetime: client.interactionLifetime ?? configuration.lifetimes.interaction
         )
         let ticket: Ticket
         let outcome: String
@@ -85,7 +85,7 @@ struct AuthorizeEndpoint: Sendable {
         case .reloaded(let reloaded): (ticket, outcome) = (reloaded, "reloaded")
         case .refused(let reason): throw OAuthError(refusal: reason, at: .authorizationEndpoint)
         }
-        let target = configuration.resolvedInteractionURL
+        let target = configuration.interactionURL
         var headers: HTTPFields = [
             .location: target + (target.contains("?") ? "&" : "?") + "ticket=" + ticket.value,
             .cacheControl: "no-store",
@@ -96,7 +96,7 @@ struct AuthorizeEndpoint: Sendable {
 
     /// The `Set-Cookie` value for the binding: `__Host-` and `Path=/` when `Secure`, else scoped to `/authorize`.
     func bindingCookie(_ value: String, clear: Bool = false) -> String {
-        let secure = configuration.resolvedCookieSecure
+        let secure = configuration.cookieSecure
         var cookie = UserAgentBinding.cookieName(secure: secure) + "=" + value + (secure ? "; Path=/; Secure" : "; Path=/authorize")
         cookie += "; HttpOnly; SameSite=Lax"
         if clear { cookie += "; Max-Age=0" }

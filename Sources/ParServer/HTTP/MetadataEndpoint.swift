@@ -21,7 +21,7 @@ struct MetadataEndpoint: Sendable {
         var members: [(String, String)] = [
             ("issuer", JSONText.string(configuration.issuer)),
             ("authorization_endpoint", JSONText.string(configuration.issuer + "/authorize")),
-            ("token_endpoint", JSONText.string(configuration.resolvedTokenEndpoint)),
+            ("token_endpoint", JSONText.string(configuration.tokenEndpoint)),
             ("pushed_authorization_request_endpoint", JSONText.string(configuration.pushEndpoint)),
             // /authorize serves pushed requests only.
             ("require_pushed_authorization_requests", "true"),
@@ -35,7 +35,7 @@ struct MetadataEndpoint: Sendable {
             ("dpop_signing_alg_values_supported", Self.array(JWSAlgorithm.names)),
             ("authorization_details_types_supported", Self.array(clients.authorizationDetailsTypes.sorted())),
         ]
-        if let alias = configuration.mtlsPushEndpoint {
+        if let alias = configuration.oauth.mtlsPushEndpoint {
             members.append(("mtls_endpoint_aliases", #"{"pushed_authorization_request_endpoint":"# + JSONText.string(alias) + "}"))
         }
         return "{" + members.map { JSONText.string($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"

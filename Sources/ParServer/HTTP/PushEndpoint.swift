@@ -39,10 +39,10 @@ struct PushEndpoint: Sendable {
         self.singleUse = singleUse
         self.requestObjects = RequestObjectVerifier(issuer: configuration.issuer)
         self.dpop = DPoPProofVerifier(
-            targets: [configuration.pushEndpoint, configuration.mtlsPushEndpoint].compactMap { $0 },
-            nonces: configuration.requireDPoPNonce ? DPoPNonces(secret: configuration.apiKey) : nil
+            targets: [configuration.pushEndpoint, configuration.oauth.mtlsPushEndpoint].compactMap { $0 },
+            nonces: configuration.oauth.requireDPoPNonce ? DPoPNonces(secret: configuration.security.apiKey) : nil
         )
-        self.validator = AuthorizationRequestValidator(maxAuthorizationDetailsSize: configuration.maxAuthorizationDetailsSize)
+        self.validator = AuthorizationRequestValidator(maxAuthorizationDetailsSize: configuration.limits.maxAuthorizationDetailsSize)
     }
 
     func register(on router: Router<ParRequestContext>) {
@@ -76,8 +76,8 @@ struct PushEndpoint: Sendable {
         guard request.hasMediaType("application/x-www-form-urlencoded") else {
             throw OAuthError.invalidRequest("The body must be application/x-www-form-urlencoded.")
         }
-        let body = try await request.collectBody(upTo: configuration.maxBodySize)
-        let form = try FormParameters(parsing: body, limits: configuration.formLimits)
+        let body = try await request.collectBody(upTo: configuration.limits.maxBodySize)
+        let form = try FormParameters(parsing: body, limits: configuration.limits.form)
         let now = Date().timeIntervalSince1970
 
         // RFC 9126 §2.1 step 1: authenticate as the token endpoint would, then count the push against the client.
@@ -109,7 +109,7 @@ struct PushEndpoint: Sendable {
             assertionUse.map { ($0, ParClientAuthenticator.replayedAssertion) },
             proofUse.map { ($0, Self.replayedProof) },
         ].compactMap { $0 }
-        let lifetime = client.requestLifetime ?? configuration.requestLifetime
+        let lifetime = client.requestLifetime ?? configuration.lifetimes.request
         let reference: RequestReference
         switch try await requests.push(pushed, lifetime: lifetime, singleUse: uses.map(\.0)) {
         case .stored(let stored): reference = stored

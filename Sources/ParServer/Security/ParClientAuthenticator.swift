@@ -19,10 +19,10 @@ struct ParClientAuthenticator: Sendable {
     init(configuration: NodeConfiguration, clients: ClientCache, singleUse: SingleUseRecorder) throws {
         self.clients = clients
         self.singleUse = singleUse
-        let audiences = [configuration.issuer, configuration.resolvedTokenEndpoint, configuration.pushEndpoint, configuration.mtlsPushEndpoint]
+        let audiences = [configuration.issuer, configuration.tokenEndpoint, configuration.pushEndpoint, configuration.oauth.mtlsPushEndpoint]
         self.assertions = ClientAssertionVerifier(audiences: Set(audiences.compactMap { $0 }))
-        self.certificateHeader = configuration.clientCertificateHeader.flatMap { HTTPField.Name($0) }
-        self.trustedProxies = try TrustedProxies(configuration.trustedProxies)
+        self.certificateHeader = configuration.security.clientCertificateHeader.flatMap { HTTPField.Name($0) }
+        self.trustedProxies = try TrustedProxies(configuration.security.trustedProxies)
     }
 
     /// Whether the mutual-TLS methods can be used at all.
