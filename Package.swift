@@ -1,4 +1,5 @@
 // swift-tools-version:6.2
+import Foundation
 import PackageDescription
 
 // One settings list for every target: Swift 6 language mode (strict concurrency) and zero warnings.
@@ -17,6 +18,7 @@ let package = Package(
         .executable(name: "parbench", targets: ["parbench"]),
         .library(name: "ParCore", targets: ["ParCore"]),
         .library(name: "ParServer", targets: ["ParServer"]),
+        .library(name: "ParTesting", targets: ["ParTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -142,30 +144,42 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // Tests: pure unit tests, a support target with the server fixtures, integration tests on real servers.
+        // What the tests stand on, as Hummingbird ships HummingbirdTesting: private PostgreSQL and Redis servers,
+        // nodes made for tests, and keys and certificates a hostile client could make.
+        .target(
+            name: "ParTesting",
+            dependencies: [
+                "ParEmbedded", "ParServer", "ParPostgres", "ParRedis", "ParCore", "ParWorker",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ] + testTargets
+)
+
+// Tests: pure unit tests, and integration tests on real servers (their fixtures are the ParTesting library). Declared
+// only where the Tests folder is: an image build copies Package.swift and Sources alone.
+var testTargets: [Target] {
+    guard FileManager.default.fileExists(atPath: Context.packageDirectory + "/Tests") else { return [] }
+    return [
         .testTarget(name: "ParCoreTests", dependencies: ["ParCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ParCredentialsTests",
             dependencies: [
-                "ParCredentials", "ParCore",
+                "ParCredentials", "ParCore", "ParTesting",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
-        .target(
-            name: "ParTestSupport",
-            dependencies: [
-                "ParEmbedded", "ParServer", "ParPostgres", "ParRedis", "ParCore", "ParWorker",
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "Tests/ParTestSupport",
-            swiftSettings: swiftSettings
-        ),
         .testTarget(
             name: "ParIntegrationTests",
             dependencies: [
-                "ParTestSupport", "ParServer", "ParPostgres", "ParRedis", "ParCore", "ParCredentials", "ParEmbedded", "ParWorker",
+                "ParTesting", "ParServer", "ParPostgres", "ParRedis", "ParCore", "ParCredentials", "ParEmbedded", "ParWorker",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -180,4 +194,4 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
     ]
-)
+}

@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import ParServer
-import ParTestSupport
+import ParTesting
 import Testing
 
 /// Issue 4: load for one user agent, survive reloads, redeem exactly once at code issuance.

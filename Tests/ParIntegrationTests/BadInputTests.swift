@@ -5,7 +5,7 @@ import NIOCore
 import ParEmbedded
 import ParRedis
 import ParServer
-import ParTestSupport
+import ParTesting
 import Testing
 
 /// Bad input gets the documented 4xx with an OAuth error body: never a 500, never a crash.

@@ -1,6 +1,6 @@
 import Foundation
 import ParEmbedded
-import ParTestSupport
+import ParTesting
 import ParWorker
 import Testing
 

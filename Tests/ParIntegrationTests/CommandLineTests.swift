@@ -9,7 +9,7 @@ import ParEmbedded
 import ParPostgres
 import ParRedis
 import ParServer
-import ParTestSupport
+import ParTesting
 import Testing
 
 /// The `parstore` command-line tool, run as a user would.

@@ -4,7 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import ParCore
 import ParServer
-import ParTestSupport
+import ParTesting
 import Testing
 
 /// Request objects (RFC 9126 §3, RFC 9101), DPoP at the PAR endpoint (RFC 9449 §10.1), mutual TLS (RFC 8705),

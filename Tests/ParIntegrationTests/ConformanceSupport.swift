@@ -4,7 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import ParCore
 import ParServer
-import ParTestSupport
+import ParTesting
 import Testing
 
 /// What the conformance suite shares: the issuer its nodes run as, the clients' keys, and the builders of

@@ -3,7 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import ParCore
 import ParServer
-import ParTestSupport
+import ParTesting
 import Testing
 
 /// A case of the table-driven suite: a PAR built for a freshly registered client, and the answer it must get.

@@ -3,7 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import ParEmbedded
 import ParServer
-import ParTestSupport
+import ParTesting
 import ParWorker
 import Synchronization
 import Testing

@@ -4,7 +4,7 @@ import NIOCore
 import NIOHTTP1
 import ParEmbedded
 import ParServer
-import ParTestSupport
+import ParTesting
 import Testing
 
 /// `parstore serve` as the README's run command uses it.

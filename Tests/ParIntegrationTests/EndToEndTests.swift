@@ -5,7 +5,7 @@ import HummingbirdTesting
 import NIOCore
 import NIOHTTP1
 import ParEmbedded
-import ParTestSupport
+import ParTesting
 import Testing
 
 /// From push to redemption as it happens in production: two `parstore serve` nodes behind HAProxy, a browser that

@@ -6,7 +6,7 @@ import ParCore
 import ParEmbedded
 import ParPostgres
 import ParServer
-import ParTestSupport
+import ParTesting
 import ParWorker
 import Synchronization
 import Testing

@@ -8,7 +8,7 @@ import ParEmbedded
 import ParPostgres
 import ParRedis
 import ParServer
-import ParTestSupport
+import ParTesting
 import ParWorker
 import Testing
 

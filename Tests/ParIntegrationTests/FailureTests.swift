@@ -4,7 +4,7 @@ import HummingbirdTesting
 import ParEmbedded
 import ParRedis
 import ParServer
-import ParTestSupport
+import ParTesting
 import ParWorker
 import Testing
 

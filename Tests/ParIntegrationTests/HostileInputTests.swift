@@ -7,7 +7,7 @@ import ParCore
 import ParPostgres
 import ParRedis
 import ParServer
-import ParTestSupport
+import ParTesting
 import ParWorker
 import Testing
 

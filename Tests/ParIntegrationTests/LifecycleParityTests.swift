@@ -1,7 +1,7 @@
 import Foundation
 import ParCore
 import ParPostgres
-import ParTestSupport
+import ParTesting
 import ParWorker
 import Testing
 

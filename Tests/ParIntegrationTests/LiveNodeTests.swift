@@ -3,7 +3,7 @@ import NIOCore
 import ParCore
 import ParEmbedded
 import ParPostgres
-import ParTestSupport
+import ParTesting
 import ParWorker
 import Testing
 

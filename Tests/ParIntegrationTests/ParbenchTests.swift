@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import ParCore
 import ParEmbedded
-import ParTestSupport
+import ParTesting
 import Testing
 
 /// The benchmark's load generator, run briefly against a real node: it must classify what the server answers and

@@ -5,7 +5,7 @@ import ParCore
 import ParEmbedded
 import ParRedis
 import ParServer
-import ParTestSupport
+import ParTesting
 import ParWorker
 import Testing
 

@@ -6,7 +6,7 @@ import ParEmbedded
 import ParPostgres
 import ParRedis
 import ParServer
-import ParTestSupport
+import ParTesting
 import Testing
 
 /// A unique client id for one test.

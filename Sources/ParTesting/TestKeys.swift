@@ -1,22 +1,22 @@
 import Crypto
 import CryptoExtras
-import Foundation
+public import Foundation
 import ParCore
 import SwiftASN1
 import X509
 
 /// A client's signing key, made in the test; signs compact JWS itself (not with the library ParStore verifies
 /// with), so that headers and claims can be anything a hostile client would send.
-struct TestKey: Sendable {
-    enum Algorithm: String, Sendable, CaseIterable { case es256 = "ES256", rs256 = "RS256", ps256 = "PS256", eddsa = "EdDSA" }
+public struct TestKey: Sendable {
+    public enum Algorithm: String, Sendable, CaseIterable { case es256 = "ES256", rs256 = "RS256", ps256 = "PS256", eddsa = "EdDSA" }
 
-    let algorithm: Algorithm
-    let kid: String
+    public let algorithm: Algorithm
+    public let kid: String
     private let p256: P256.Signing.PrivateKey?
     private let ed25519: Curve25519.Signing.PrivateKey?
     private let rsa: _RSA.Signing.PrivateKey?
 
-    init(_ algorithm: Algorithm, kid: String = UUID().uuidString) throws {
+    public init(_ algorithm: Algorithm, kid: String = UUID().uuidString) throws {
         self.algorithm = algorithm
         self.kid = kid
         p256 = algorithm == .es256 ? P256.Signing.PrivateKey() : nil
@@ -25,7 +25,7 @@ struct TestKey: Sendable {
     }
 
     /// The public JWK.
-    var publicJWK: [String: String] {
+    public var publicJWK: [String: String] {
         var jwk: [String: String] = ["kid": kid]
         if let p256 {
             let raw = Array(p256.publicKey.rawRepresentation)
@@ -41,18 +41,18 @@ struct TestKey: Sendable {
     }
 
     /// A JWKS document holding `keys`' public keys.
-    static func jwks(_ keys: [TestKey]) -> String {
+    public static func jwks(_ keys: [TestKey]) -> String {
         let data = try! JSONSerialization.data(withJSONObject: ["keys": keys.map(\.publicJWK)], options: [.sortedKeys])
         return String(decoding: data, as: UTF8.self)
     }
 
     /// A compact JWS of `claims` with `header` (alg and kid added unless given).
-    func sign(_ claims: [String: Any], header: [String: Any] = [:]) -> String {
+    public func sign(_ claims: [String: Any], header: [String: Any] = [:]) -> String {
         sign(rawClaims: String(decoding: try! JSONSerialization.data(withJSONObject: claims, options: [.sortedKeys]), as: UTF8.self), header: header)
     }
 
     /// A compact JWS whose claims set is `rawClaims` exactly as written (escapes a JSON writer would not produce).
-    func sign(rawClaims: String, header: [String: Any] = [:]) -> String {
+    public func sign(rawClaims: String, header: [String: Any] = [:]) -> String {
         var fullHeader: [String: Any] = ["alg": algorithm.rawValue, "kid": kid]
         fullHeader.merge(header) { $1 }
         let input = Self.part(fullHeader) + "." + Secret.base64URL(Array(rawClaims.utf8))
@@ -67,17 +67,17 @@ struct TestKey: Sendable {
         return input + "." + Secret.base64URL(signature)
     }
 
-    static func part(_ object: [String: Any]) -> String {
+    public static func part(_ object: [String: Any]) -> String {
         Secret.base64URL(Array(try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])))
     }
 }
 
 /// A self-signed client certificate, as a TLS-terminating proxy would forward it (RFC 9440 `:base64 DER:`).
-struct TestCertificate {
-    let der: [UInt8]
-    let subjectDN: String
+public struct TestCertificate: Sendable {
+    public let der: [UInt8]
+    public let subjectDN: String
 
-    init(commonName: String, organization: String = "Example Bank") throws {
+    public init(commonName: String, organization: String = "Example Bank") throws {
         let key = P256.Signing.PrivateKey()
         let name = try DistinguishedName {
             CountryName("DE")
@@ -105,6 +105,6 @@ struct TestCertificate {
         subjectDN = "CN=\(commonName), O=\(organization), C=DE"
     }
 
-    var headerValue: String { ":" + Data(der).base64EncodedString() + ":" }
-    var thumbprint: String { Secret.base64URL(Array(SHA256.hash(data: der))) }
+    public var headerValue: String { ":" + Data(der).base64EncodedString() + ":" }
+    public var thumbprint: String { Secret.base64URL(Array(SHA256.hash(data: der))) }
 }
