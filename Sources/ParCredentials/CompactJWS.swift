@@ -16,6 +16,8 @@ public struct CompactJWS: Sendable {
         case malformed
         case unsupportedAlgorithm
         case criticalHeader
+        /// `exp`, `nbf` or `iat` is present but not a NumericDate (RFC 7519 §4.1.4–4.1.6): never read as absent.
+        case malformedTime
 
         public var description: String {
             switch self {
@@ -23,6 +25,7 @@ public struct CompactJWS: Sendable {
             case .malformed: "The JWT is not a well-formed compact JWS with a JSON header and claims set."
             case .unsupportedAlgorithm: "The JWT is not signed with one of " + JWSAlgorithm.names.joined(separator: ", ") + "."
             case .criticalHeader: "The JWT has critical header parameters that are not understood."
+            case .malformedTime: "The JWT's exp, nbf or iat is not a number of seconds (NumericDate)."
             }
         }
     }
@@ -38,6 +41,7 @@ public struct CompactJWS: Sendable {
         guard let name = header.string("alg"), let algorithm = JWSAlgorithm(rawValue: name) else { throw .unsupportedAlgorithm }
         // RFC 7515 §4.1.11: a crit header this implementation does not understand makes the JWS invalid.
         guard !header.contains("crit") else { throw .criticalHeader }
+        guard ["exp", "nbf", "iat"].allSatisfy({ !claims.contains($0) || claims.date($0) != nil }) else { throw .malformedTime }
         self.header = header
         self.claims = claims
         self.algorithm = algorithm

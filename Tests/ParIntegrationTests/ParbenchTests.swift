@@ -22,7 +22,7 @@ import Testing
         let run = try await Command.run(
             parbench,
             [
-                "--scenario", "hostile", "--target", "http://127.0.0.1:\(port)", "--client-id", clientID, "--client-secret", secret,
+                "--scenario", "hostile", "--target", "http://127.0.0.1:\(port)", "--client-id", clientID, "--client-secret=" + secret,
                 "--api-key", TestNodes.apiKey, "--connections", "4", "--duration", "1.5", "--warmup", "0", "--hostile-share", "0.5",
                 "--out", out, "--label", "hostile", "--quiet",
             ]
