@@ -1,6 +1,6 @@
 public import Hummingbird
 public import Logging
-import ParCore
+public import ParCore
 public import ParPostgres
 public import ParRedis
 public import ParStores
@@ -28,11 +28,13 @@ public struct ParStoreNode: Sendable {
     /// The node's budget for requests that reach PostgreSQL without credentials (browser loads, public clients).
     let unauthenticated: NodeRateLimiter
     let logger: Logger
+    /// The time of day the node reads: JWT windows, request_uri days.
+    let clock: any WallClock
 
     /// Builds the node; connections open on first use.
     ///
     /// - Throws: ``ConfigurationError`` for an invalid configuration.
-    public init(configuration: NodeConfiguration, logger: Logger) throws {
+    public init(configuration: NodeConfiguration, logger: Logger, clock: any WallClock = SystemWallClock()) throws {
         try configuration.validate()
         var redisTopology: RedisTopology? = nil
         if let url = configuration.stores.redisURL {
@@ -44,6 +46,7 @@ public struct ParStoreNode: Sendable {
         let metrics = NodeMetrics()
         self.configuration = configuration
         self.logger = logger
+        self.clock = clock
         self.metrics = metrics
         self.clients = ClientCache()
         let postgresConfiguration = PostgresConfiguration(
@@ -82,6 +85,7 @@ public struct ParStoreNode: Sendable {
                 unstorable: { metrics.storeRefusal($0) }
             ),
             fallbackRate: configuration.limits.fallbackRate,
+            clock: clock,
             logger: logger
         )
         let guards = redis.map(RedisGuards.init(pool:))
@@ -102,7 +106,8 @@ public struct ParStoreNode: Sendable {
             authentication: authentication,
             rateLimiter: rateLimiter,
             singleUse: singleUse,
-            unauthenticated: unauthenticated
+            unauthenticated: unauthenticated,
+            clock: clock
         ).register(on: router)
         MetadataEndpoint(configuration: configuration, clients: clients, certificatesEnabled: authentication.certificatesEnabled)
             .register(on: router)

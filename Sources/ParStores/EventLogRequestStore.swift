@@ -47,17 +47,20 @@ public final class EventLogRequestStore: RequestStore {
     private let refusalWrites: NodeRateLimiter
     private let recordedRefusals: RecentSet
     private let logger: Logger
+    private let clock: any WallClock
 
     /// - Parameters:
     ///   - fallbackRate: redemptions per second that Redis cannot decide and PostgreSQL is asked about, per node.
     ///   - refusalRecordRate: refused attempts per second this node records in the log; beyond it they are
     ///     only counted.
+    ///   - clock: the time of day a request_uri's day is taken from.
     public init(
         eventLog: PostgresEventLog,
         redis: RedisRequestCache?,
         observer: RequestStoreObserver,
         fallbackRate: Int,
         refusalRecordRate: Int = 500,
+        clock: any WallClock = SystemWallClock(),
         logger: Logger
     ) {
         self.eventLog = eventLog
@@ -67,6 +70,7 @@ public final class EventLogRequestStore: RequestStore {
         self.refusalWrites = NodeRateLimiter(perSecond: refusalRecordRate)
         self.recordedRefusals = RecentSet(capacity: 16_384)
         self.logger = logger
+        self.clock = clock
     }
 
     /// Stores a validated request, with the single-use values that authenticate it (JWT `jti`s) in the same
@@ -74,7 +78,7 @@ public final class EventLogRequestStore: RequestStore {
     ///
     /// - Throws: 503 `temporarily_unavailable` when PostgreSQL cannot be reached: no reference is handed out.
     public func push(_ request: PushedRequest, lifetime: Duration, singleUse: [SingleUse] = []) async throws(OAuthError) -> PushOutcome {
-        let reference = RequestReference.mint(secondsSince1970: Date().timeIntervalSince1970)
+        let reference = RequestReference.mint(secondsSince1970: clock.secondsSince1970)
         let parameters = request.parametersJSON
         var record = EventRecord(
             day: reference.day,

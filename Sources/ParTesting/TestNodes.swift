@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+public import ParCore
 public import ParServer
 
 /// Builds nodes for the tests: short sweeps, a fixed API key, the registry loaded before the first request.
@@ -16,10 +17,10 @@ public enum TestNodes {
     }
 
     /// A node whose registry is loaded.
-    public static func make(_ configuration: NodeConfiguration) async throws -> ParStoreNode {
+    public static func make(_ configuration: NodeConfiguration, clock: any WallClock = SystemWallClock()) async throws -> ParStoreNode {
         var logger = Logger(label: "parstore-test")
         logger.logLevel = ProcessInfo.processInfo.environment["PARSTORE_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
-        let node = try ParStoreNode(configuration: configuration, logger: logger)
+        let node = try ParStoreNode(configuration: configuration, logger: logger, clock: clock)
         try await node.refreshClients()
         return node
     }

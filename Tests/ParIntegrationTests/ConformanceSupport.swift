@@ -23,12 +23,16 @@ enum Conformance {
     static func now() -> Int { Int(Date().timeIntervalSince1970) }
 
     /// A node of the shared servers, running as ``issuer``.
-    static func node(redis: RedisMode = .standalone, _ configure: (inout NodeConfiguration) -> Void = { _ in }) async throws -> ParStoreNode {
+    static func node(
+        redis: RedisMode = .standalone,
+        clock: any WallClock = SystemWallClock(),
+        _ configure: (inout NodeConfiguration) -> Void = { _ in }
+    ) async throws -> ParStoreNode {
         let servers = try await TestServers.shared.shared(redis)
         var configuration = TestNodes.configuration(databaseURL: servers.databaseURL, redisURL: servers.redisURL)
         configuration.oauth.issuer = issuer
         configure(&configuration)
-        return try await TestNodes.make(configuration)
+        return try await TestNodes.make(configuration, clock: clock)
     }
 
     /// Registers a `private_key_jwt` client holding every test key, changed by `configure`.

@@ -80,6 +80,19 @@ struct PushCase: Sendable, CustomTestStringConvertible {
         }
     }
 
+    /// The node checks JWTs against the time of day it is given (its WallClock), not one of its own: a node five
+    /// minutes behind takes an assertion dated by its clock and refuses one dated now.
+    @Test func assertionsAreCheckedAgainstTheNodesClock() async throws {
+        let client = try await C.register("clock")
+        let node = try await C.node(clock: OffsetWallClock(offset: -300))
+        let behind = C.now() - 300
+        try await node.application().test(.router) { http in
+            let dated = C.es256.sign(C.assertionClaims(client.id, ["iat": behind, "exp": behind + 60]))
+            expectAnswer(try await http.push(C.jwtForm(client.id, assertion: dated)), .created)
+            expectAnswer(try await http.push(C.signedForm(client.id)), .unauthorized, "invalid_client")
+        }
+    }
+
     @Test(arguments: RedisMode.allCases) func rfc7523_3_7_a_jti_is_used_once_across_nodes(redis: RedisMode) async throws {
         let client = try await C.register("jti")
         let form = C.signedForm(client.id)

@@ -20,6 +20,8 @@ struct PushEndpoint: Sendable {
     let validator: AuthorizationRequestValidator
     /// Public clients push without credentials: what they write is bounded per node.
     let unauthenticated: NodeRateLimiter
+    /// The time of day JWTs are checked against.
+    let clock: any WallClock
 
     init(
         configuration: NodeConfiguration,
@@ -28,9 +30,11 @@ struct PushEndpoint: Sendable {
         authentication: ParClientAuthenticator,
         rateLimiter: PushRateLimiter,
         singleUse: SingleUseRecorder,
-        unauthenticated: NodeRateLimiter
+        unauthenticated: NodeRateLimiter,
+        clock: any WallClock
     ) {
         self.unauthenticated = unauthenticated
+        self.clock = clock
         self.configuration = configuration
         self.requests = requests
         self.metrics = metrics
@@ -78,7 +82,7 @@ struct PushEndpoint: Sendable {
         }
         let body = try await request.collectBody(upTo: configuration.limits.maxBodySize)
         let form = try FormParameters(parsing: body, limits: configuration.limits.form)
-        let now = Date().timeIntervalSince1970
+        let now = clock.secondsSince1970
 
         // RFC 9126 §2.1 step 1: authenticate as the token endpoint would, then count the push against the client.
         let (client, assertionUse) = try await authentication.authenticate(request, form: form, peer: peer, now: now)
