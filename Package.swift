@@ -167,6 +167,9 @@ var testTargets: [Target] {
     guard FileManager.default.fileExists(atPath: Context.packageDirectory + "/Tests") else { return [] }
     return [
         .testTarget(name: "ParCoreTests", dependencies: ["ParCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "ParWorkerTests", dependencies: ["ParWorker"], swiftSettings: swiftSettings),
+        .testTarget(name: "ParPostgresTests", dependencies: ["ParPostgres", "ParCore", "ParWorker"], swiftSettings: swiftSettings),
+        .testTarget(name: "ParRedisTests", dependencies: ["ParRedis", "ParCore", "CHiredis"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ParCredentialsTests",
             dependencies: [

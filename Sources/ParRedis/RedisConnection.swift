@@ -88,7 +88,7 @@ public final class RedisConnection: WorkerConnection {
         if case .error(let message) = value { throw RedisError(.reply, message: message) }
     }
 
-    private static func value(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {
+    static func value(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {
         let pointee = reply.pointee
         switch pointee.type {
         case REDIS_REPLY_STRING:

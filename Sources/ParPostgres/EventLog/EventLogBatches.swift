@@ -8,7 +8,7 @@ extension PostgresEventLog {
     @available(*, noasync)
     static func byDay<Request, Response>(
         _ batch: [Request],
-        on connection: HotPathConnection,
+        on connection: some WorkerConnection,
         day: (Request) -> PartitionDay,
         _ run: (PartitionDay, ArraySlice<Request>) throws(PGError) -> [Response]
     ) -> [Result<Response, any Error>] {

@@ -65,3 +65,51 @@ import Testing
         #expect(later.withLock { $0 } == [5, 6, 7, 8], "what was queued in time ran, in order")
     }
 }
+
+/// How a worker maps its callers onto batches: every caller gets its own result, batches never exceed their bound,
+/// a failed connection fails the callers of that moment and is made again, and shutdown drains what was accepted.
+@Suite struct BatchMappingTests {
+    private final class Counting: WorkerConnection {
+        var isHealthy: Bool { true }
+    }
+
+    @Test func everyCallerGetsItsOwnResultAndBatchesStayWithinTheirBound() async throws {
+        let sizes = Mutex<[Int]>([])
+        let worker = BatchingWorker<Counting, Int, Int>(
+            name: "double",
+            maxBatchSize: 8,
+            batchObserver: { size in sizes.withLock { $0.append(size) } },
+            connect: { Counting() },
+            process: { _, requests, _ in requests.map { $0 % 7 == 0 ? .failure(WorkerError.overloaded) : .success($0 * 2) } }
+        )
+        let results = await withTaskGroup(of: (Int, Int?).self) { group in
+            for index in 1...200 { group.addTask { (index, try? await worker.submit(index)) } }
+            return await group.reduce(into: [Int: Int?]()) { $0[$1.0] = $1.1 }
+        }
+        await worker.shutdown()
+        for index in 1...200 {
+            #expect(results[index] == (index % 7 == 0 ? nil : index * 2), "caller \(index)")
+        }
+        let observed = sizes.withLock { $0 }
+        #expect(observed.reduce(0, +) == 200 && observed.allSatisfy { (1...8).contains($0) })
+    }
+
+    @Test func aConnectionThatCannotBeMadeFailsItsCallersAndIsTriedAgain() async throws {
+        let attempts = Atomic<Int>(0)
+        struct Refused: Error {}
+        let worker = BatchingWorker<Counting, Int, Int>(
+            name: "flaky",
+            reconnectInterval: .milliseconds(50),
+            connect: {
+                if attempts.wrappingAdd(1, ordering: .relaxed).oldValue == 0 { throw Refused() }
+                return Counting()
+            },
+            process: { _, requests, _ in requests.map { .success($0) } }
+        )
+        await #expect(throws: Refused.self) { try await worker.submit(1) }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try await worker.submit(2) == 2, "made again after the interval")
+        await worker.shutdown()
+        await #expect(throws: WorkerError.shutDown) { try await worker.submit(3) }
+    }
+}
