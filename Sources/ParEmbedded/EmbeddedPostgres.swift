@@ -13,7 +13,8 @@ public final class EmbeddedPostgres: Sendable {
     public let port: Int
     /// The 0700 folder of the server's socket.
     public let socketDirectory: String
-    private let dataDirectory: String
+    /// The data folder (`postmaster.pid` is in it).
+    public let dataDirectory: String
     private let binDirectory: String
     private let startArguments: [String]
 
@@ -23,6 +24,7 @@ public final class EmbeddedPostgres: Sendable {
     ///   - settings: extra `-c name=value` server settings.
     ///   - standbyOf: makes a new cluster a streaming-replication standby of this server (a base backup of it), which
     ///     connects to it as `standbyName` — the name its `synchronous_standby_names` lists.
+    ///   - standbyOfPort: the same, for a server on 127.0.0.1 started by another process.
     @available(*, noasync, message: "blocking: call from a thread of its own")
     public init(
         directory: String,
@@ -30,6 +32,7 @@ public final class EmbeddedPostgres: Sendable {
         settings: [String: String] = [:],
         listensOnTCP: Bool = true,
         standbyOf primary: EmbeddedPostgres? = nil,
+        standbyOfPort: Int? = nil,
         standbyName: String = "standby"
     ) throws {
         guard let binDirectory = Self.findBinaries() else {
@@ -47,14 +50,14 @@ public final class EmbeddedPostgres: Sendable {
         if !FileManager.default.fileExists(atPath: data + "/PG_VERSION") {
             try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
             try Self.giveToPostgres(data)
-            if let primary {
+            if let primaryPort = primary?.port ?? standbyOfPort {
                 // -R writes standby.signal and a primary_conninfo; the line appended after it names the standby.
                 try Self.runPostgresTool(
                     binDirectory + "/pg_basebackup",
-                    ["-h", "127.0.0.1", "-p", String(primary.port), "-U", "postgres", "-D", data, "-X", "stream", "-R", "--no-sync", "--checkpoint=fast"],
+                    ["-h", "127.0.0.1", "-p", String(primaryPort), "-U", "postgres", "-D", data, "-X", "stream", "-R", "--no-sync", "--checkpoint=fast"],
                     log: root + "/basebackup.log"
                 )
-                let conninfo = "host=127.0.0.1 port=\(primary.port) user=postgres application_name=\(standbyName)"
+                let conninfo = "host=127.0.0.1 port=\(primaryPort) user=postgres application_name=\(standbyName)"
                 let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: data + "/postgresql.auto.conf"))
                 try handle.seekToEnd()
                 try handle.write(contentsOf: Data("primary_conninfo = '\(conninfo)'\n".utf8))

@@ -9,7 +9,8 @@ public final class EmbeddedRedis: Sendable {
     /// A `redis://` URL, with the password when there is one.
     public let url: String
     public let port: Int
-    private let pid: pid_t
+    /// The server's process.
+    public let processID: Int32
 
     /// Starts `redis-server` with its files in `directory/redis`, and waits until it accepts connections.
     @available(*, noasync, message: "blocking: call from a thread of its own")
@@ -30,15 +31,15 @@ public final class EmbeddedRedis: Sendable {
         ]
         self.port = chosenPort
         self.url = "redis://" + (password.map { ":\($0)@" } ?? "") + "127.0.0.1:\(chosenPort)"
-        self.pid = try spawn(server, arguments, log: nil)
+        self.processID = try spawn(server, arguments, log: nil)
         try waitForLoopbackPort(chosenPort, timeout: 10)
     }
 
     /// Stops the server and waits for it to exit.
     @available(*, noasync, message: "blocking: call from a thread of its own")
     public func stop() {
-        guard kill(pid, SIGTERM) == 0 else { return }
+        guard kill(processID, SIGTERM) == 0 else { return }
         var status: Int32 = 0
-        _ = waitpid(pid, &status, 0)
+        _ = waitpid(processID, &status, 0)
     }
 }

@@ -21,7 +21,7 @@ public final class EmbeddedRedisCluster: Sendable {
             "--port", String(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
             "--cluster-config-file", "\(directory)/nodes-\(port).conf", "--cluster-node-timeout", String(nodeTimeoutMillis),
             "--save", "", "--appendonly", "no", "--dir", directory, "--logfile", "\(directory)/redis-\(port).log",
-            "--daemonize", "no",
+            "--pidfile", "\(directory)/redis-\(port).pid", "--daemonize", "no",
         ]
     }
 
@@ -57,6 +57,9 @@ public final class EmbeddedRedisCluster: Sendable {
             throw error
         }
     }
+
+    /// The processes of the nodes still running.
+    public var processIDs: [Int32] { processes.withLock { Array($0.values) } }
 
     /// Runs `redis-cli -p port arguments…` and returns what it printed.
     ///
