@@ -8,6 +8,23 @@ import NIOPosix
 struct Parbench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parbench",
+        abstract: "The ParStore benchmark suite's load generator (run, the default) and report writer (cores, summary).",
+        subcommands: [Run.self, Cores.self, Summary.self],
+        defaultSubcommand: Run.self
+    )
+
+    /// Runs Swift concurrency on the NIO event loops before anything else, so that a connection's task and its
+    /// socket share a thread: without it every exchange hops between two thread pools, and the load generator
+    /// spends the machine the server under test needs.
+    static func main() async {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        await main(nil)
+    }
+}
+
+/// One scenario against one or more targets.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
         abstract: "Load generator of the ParStore benchmark suite: pushes, loads and redeems over keep-alive HTTP/1.1.",
         discussion: """
             Closed loop by default (each connection sends its next request when the last answer arrived); with --rate, \
@@ -51,14 +68,6 @@ struct Parbench: AsyncParsableCommand {
     @Option(help: "Folder for <label>.json, <label>.md and <label>.svg.") var out: String?
     @Option(help: "Name of this run in the results.") var label: String?
     @Flag(help: "No progress line.") var quiet = false
-
-    /// Runs Swift concurrency on the NIO event loops before anything else, so that a connection's task and its
-    /// socket share a thread: without it every exchange hops between two thread pools, and the load generator
-    /// spends the machine the server under test needs.
-    static func main() async {
-        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        await main(nil)
-    }
 
     func run() async throws {
         guard let kind = ScenarioKind(rawValue: scenario) else {

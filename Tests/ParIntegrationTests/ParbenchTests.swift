@@ -41,6 +41,28 @@ import Testing
         }
         #expect(FileManager.default.fileExists(atPath: out + "/hostile.svg"))
         #expect(try String(contentsOfFile: out + "/hostile.md", encoding: .utf8).contains("| throughput |"))
+
+        // `parbench cores`: the CPU split over the measured window only, from bench/run's one-line-a-second samples.
+        let from = try #require(report["measuredFrom"] as? Double)
+        let samples = [
+            "\(from - 5) 0 0 0 0 0",  // before the window (a pool pushed first): left out
+            "\(from + 0.2) 100 100 100 0 100",
+            "\(from + 1.2) 200 150 120 0 130",
+            "\(from + 60) 900 900 900 0 900",  // after it (the re-check of redemptions): left out
+        ]
+        try samples.joined(separator: "\n").write(toFile: out + "/hostile.cpu", atomically: true, encoding: .utf8)
+        let cores = try await Command.run(
+            parbench,
+            ["cores", "--report", out + "/hostile.json", "--samples", out + "/hostile.cpu", "--clock-ticks", "100"]
+        )
+        #expect(cores.status == 0, "\(cores.output)")
+        let split = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/hostile.cpu.json"))) as? [String: Any]
+        )
+        #expect(split["nodes"] as? Double == 1.0 && split["postgres"] as? Double == 0.5 && split["redis"] as? Double == 0.2)
+        #expect(split["parbench"] as? Double == 0.3)
+        let throughput = try #require(report["throughput"] as? Double)
+        #expect(split["nodeMicrosPerIteration"] as? Int == Int((1e6 / throughput).rounded()), "one core's second over the iterations")
     }
 
     /// Against an independent RFC 9126 implementation (idpyoidc, served by uvicorn over TLS), which writes its JSON

@@ -1,0 +1,194 @@
+import ArgumentParser
+import Foundation
+
+/// `parbench summary`: the report of a whole `bench/run`, from each scenario's ``Report`` and ``CoreSplit`` and the
+/// ceilings measured in the same run.
+struct Summary: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Write the Markdown report of a bench/run from its scenarios' results.")
+
+    @Option(help: "The folder of the scenarios' <label>.json and <label>.cpu.json.") var results: String
+    @Option(help: "The report to write (also printed).") var out: String
+    @Option(help: "The report's name.") var stamp: String
+    @Option(help: "The command that ran the benchmark, as typed.") var command: String
+    @Option(help: "Measured seconds per scenario.") var seconds: Int
+    @Option(help: "Warm-up seconds per scenario.") var warmup: Int
+    @Option(help: "Connections per scenario.") var connections: Int
+    @Option(name: .customLong("soak-seconds")) var soakSeconds: Int
+    @Option(name: .customLong("postgres-config"), help: "PostgreSQL's settings, as printed.") var postgresConfig: String
+    @Option(name: .customLong("redis-config"), help: "Redis's settings, as printed.") var redisConfig: String
+    @Option(name: .customLong("redis-push"), help: "redis-benchmark's figure for FCALL parstore_push.") var redisPush: String
+    @Option(name: .customLong("redis-consume"), help: "redis-benchmark's figure for FCALL parstore_consume.") var redisConsume: String
+    @Option(name: .customLong("postgres-tps"), help: "pgbench's statements per second of the 32-row insert.") var postgresTPS: Double
+    @Option(name: .customLong("rss-kib"), help: "The largest node RSS sampled.") var rssKiB: Int
+
+    /// Every scenario, in the report's order.
+    static let labels = [
+        "ceiling-http", "push", "push-2", "push-open", "redeem", "flow-backend", "flow", "hostile", "cluster-push", "cluster-push-2",
+        "cluster-redeem", "cluster-flow-backend", "sync-push", "sync-flow-backend", "lb3-push", "lb3-push-open", "lb3-flow-backend",
+        "lb3-flow", "lb3-hostile",
+    ]
+
+    func run() throws {
+        let text = try BenchReport(self).markdown
+        try text.write(toFile: out, atomically: true, encoding: .utf8)
+        print(text)
+    }
+}
+
+/// A whole run's figures, and the report they make.
+struct BenchReport {
+    let options: Summary
+    let scenarios: [String: Report]
+    let cores: [String: CoreSplit]
+
+    init(_ options: Summary) throws {
+        self.options = options
+        let decoder = JSONDecoder()
+        var scenarios: [String: Report] = [:]
+        var cores: [String: CoreSplit] = [:]
+        for label in Summary.labels + ["soak"] {
+            let base = options.results + "/" + label
+            scenarios[label] = try decoder.decode(Report.self, from: Data(contentsOf: URL(fileURLWithPath: base + ".json")))
+            if let data = FileManager.default.contents(atPath: base + ".cpu.json") { cores[label] = try decoder.decode(CoreSplit.self, from: data) }
+        }
+        self.scenarios = scenarios
+        self.cores = cores
+    }
+
+    private func scenario(_ label: String) -> Report { scenarios[label]! }
+    private func throughput(_ label: String) -> Double { scenario(label).throughput }
+    private func postgresPerIteration(_ label: String) -> Int? { cores[label]?.postgresMicrosPerIteration }
+    private func ratio(_ value: Double) -> String { String(format: "%.2f", value) }
+    private func whole(_ value: Double) -> String { String(Int(value.rounded())) }
+    private func optional(_ value: Int?) -> String { value.map(String.init) ?? "None" }
+
+    var markdown: String {
+        let http = throughput("ceiling-http")
+        let processors = ProcessInfo.processInfo.activeProcessorCount
+        var lines = [
+            "# ParStore benchmark \(options.stamp)", "",
+            "Command: `\(options.command)` (\(options.connections) connections, \(options.warmup) s warm-up, \(options.seconds) s measured per "
+                + "scenario; PostgreSQL, Redis, node(s), HAProxy and parbench all on this one machine, release build) at commit "
+                + "\(shell("git rev-parse --short HEAD 2>/dev/null") ?? "unknown")"
+                + ((shell("git status --porcelain --untracked-files=no -- Sources Package.swift migrations 2>/dev/null") ?? "").isEmpty
+                    ? "" : " with uncommitted changes") + ".",
+            "",
+            "## Machine",
+            "- CPU: \(shell("lscpu | sed -n 's/^Model name: *//p'") ?? "?"); cores: \(processors); memory: "
+                + "\(shell("free -g | awk '/Mem:/ {print $2}'") ?? "?") GiB; Linux \(shell("uname -r") ?? "?")",
+            "- \(shell("swift --version 2>&1 | head -1") ?? "swift ?")",
+            "- PostgreSQL: \(options.postgresConfig)",
+            "- Redis: \(options.redisConfig); \(shell("haproxy -v | head -1") ?? "HAProxy ?")", "",
+            "## Results",
+            "Ratios are to the HTTP ceiling measured in the same run (GET /healthz on the same node, same parbench settings). "
+                + "A flow iteration is a complete push + redemption pair; latency is per iteration.",
+            "",
+            "| run | scenario | mode | throughput | ÷ HTTP ceiling | p50 ms | p99 ms | p99.9 ms | max ms | unexpected | double redemptions (re-checked) |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for label in Summary.labels {
+            let result = scenario(label)
+            let latency = result.latency
+            lines.append(
+                "| \(label) | \(result.scenario) | \(result.mode) | \(whole(result.throughput))/s | "
+                    + "\(label == "ceiling-http" ? "" : ratio(result.throughput / http)) | \(latency.p50) | \(latency.p99) | \(latency.p999) | "
+                    + "\(latency.max) | \(result.unexpected) | \(result.doubleRedemptions) of \(result.redemptionsChecked) |"
+            )
+        }
+        lines += [
+            "", "## Where the cores went",
+            "CPU time of each part during the measured window (from /proc, in cores: 1.00 is one core busy all the time), and the "
+                + "node CPU time per iteration (all nodes together for the lb3 runs).",
+            "",
+            "| run | node(s) | PostgreSQL | Redis | HAProxy | parbench | left idle | node µs per iteration | PostgreSQL µs | Redis µs |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for label in Summary.labels {
+            guard let split = cores[label] else { continue }
+            let idle = max(0, Double(processors) - (split.nodes + split.postgres + split.redis + split.haproxy + split.parbench))
+            lines.append(
+                "| \(label) | \(split.nodes) | \(split.postgres) | \(split.redis) | \(split.haproxy) | \(split.parbench) | \(ratio(idle)) | "
+                    + "\(optional(split.nodeMicrosPerIteration)) | \(optional(split.postgresMicrosPerIteration)) | \(optional(split.redisMicrosPerIteration)) |"
+            )
+        }
+        lines += ["", "## PostgreSQL's work per event, the node count and synchronous replication", ""]
+        let comparisons = [
+            ("PostgreSQL CPU per push, three nodes behind HAProxy ÷ one node, both offered the same rate (open loop; target ≤ 1.5)", "push-open", "lb3-push-open"),
+            ("PostgreSQL CPU per push, three nodes ÷ one node, each at its own saturation (closed loop)", "push", "lb3-push"),
+            ("PostgreSQL CPU per push + redemption pair, three nodes ÷ one", "flow-backend", "lb3-flow-backend"),
+            ("PostgreSQL CPU (primary and standby) per push, synchronous standby ÷ single server", "push", "sync-push"),
+            ("PostgreSQL CPU per pair, synchronous standby ÷ single server", "flow-backend", "sync-flow-backend"),
+        ]
+        for (what, single, other) in comparisons {
+            guard let a = postgresPerIteration(single), let b = postgresPerIteration(other), a > 0 else { continue }
+            lines.append("- \(what): \(b) ÷ \(a) µs = **\(ratio(Double(b) / Double(a)))**")
+        }
+        lines.append(
+            "- Push latency with capacity to spare (open loop at \(whole(throughput("push-open")))/s, half the closed-loop rate; "
+                + "target p99 ≤ 25 ms): one node p99 \(scenario("push-open").latency.p99) ms, three nodes \(scenario("lb3-push-open").latency.p99) ms"
+        )
+        for name in ["push", "flow-backend"] {
+            lines.append(
+                "- Throughput with a synchronous standby ÷ single server, \(name): **\(ratio(throughput("sync-" + name) / throughput(name)))** "
+                    + "(p99 \(scenario("sync-" + name).latency.p99) against \(scenario(name).latency.p99) ms)"
+            )
+        }
+        let pushSingle = (throughput("push") + throughput("push-2")) / 2
+        let pushCluster = (throughput("cluster-push") + throughput("cluster-push-2")) / 2
+        lines += [
+            "", "## Redis Cluster against one Redis server",
+            "The same node and scenarios with `redis+cluster://` (three primaries on this box, no replicas) beside the single server "
+                + "(target: push ≥ 0.85 of the single server's; zero double redemptions). Push ran four times, single, cluster, "
+                + "cluster, single, so that whatever drifted meanwhile weighs on both sides.",
+            "",
+            "- push, mean of the two rounds: \(whole(pushCluster))/s against \(whole(pushSingle))/s = **\(ratio(pushCluster / pushSingle))** "
+                + "(first pair \(ratio(throughput("cluster-push") / throughput("push"))), "
+                + "second \(ratio(throughput("cluster-push-2") / throughput("push-2"))))",
+        ]
+        for name in ["push", "push-2", "redeem", "flow-backend"] {
+            let cluster = scenario("cluster-" + name)
+            lines.append(
+                "- \(name): \(whole(cluster.throughput))/s against \(whole(throughput(name)))/s = **\(ratio(cluster.throughput / throughput(name)))**; "
+                    + "Redis CPU \(optional(cores["cluster-" + name]?.redisMicrosPerIteration)) against \(optional(cores[name]?.redisMicrosPerIteration)) µs, "
+                    + "node CPU \(optional(cores["cluster-" + name]?.nodeMicrosPerIteration)) against \(optional(cores[name]?.nodeMicrosPerIteration)) µs "
+                    + "per iteration; double redemptions \(cluster.doubleRedemptions) of \(cluster.redemptionsChecked)"
+            )
+        }
+        let soak = scenario("soak").perSecond.prefix(options.soakSeconds).map { Double($0.iterations) }
+        let median = soak.sorted()[soak.count / 2]
+        let slowest = soak.min() ?? 0
+        let firstTen = soak.prefix(10).reduce(0, +) / Double(min(10, soak.count))
+        let rows = options.postgresTPS * 32
+        lines += [
+            "", "## Soak: browser flows on the fresh database",
+            "\(soak.count) s of `flow` (push, /authorize, ticket redemption) started on an empty, never analysed day, one node: "
+                + "median \(whole(median)) flows/s, slowest second \(whole(slowest)) (**\(ratio(slowest / median))** of the median; "
+                + "target ≥ 0.5), first ten seconds \(whole(firstTen))/s. Per-second series: `\(options.results)/soak.json`.",
+            "", "## Ceilings measured in the same run",
+            "- HTTP (parbench `get` of /healthz): \(whole(http))/s",
+            "- Redis, `redis-benchmark -c 64 -P 16` of `FCALL parstore_push`: \(options.redisPush); of `FCALL parstore_consume`: \(options.redisConsume)",
+            "- PostgreSQL, `pgbench -c 4` of the 32-row event insert: \(whole(options.postgresTPS)) statements/s = \(whole(rows)) rows/s "
+                + "(push uses \(ratio(throughput("push") / rows)) of it, redeem \(ratio(throughput("redeem") / rows)), "
+                + "flow-backend \(ratio(2 * throughput("flow-backend") / rows)) with two writes per pair)",
+            "", "## Node memory",
+            "- Largest node RSS sampled during the runs: \(whole(Double(options.rssKiB) / 1024)) MiB", "",
+            "Each scenario's JSON (per-second series, per-operation latencies, response classes) and SVG chart: `\(options.results)/`.", "",
+        ]
+        return lines.joined(separator: "\n")
+    }
+
+    /// What a shell command prints, trimmed; `nil` when it prints nothing.
+    private func shell(_ command: String) -> String? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? nil : text
+    }
+}
