@@ -38,6 +38,8 @@ struct Report: Codable, Sendable {
     var targets: [String]
     var connections: Int
     var mode: String
+    /// Open loop: the arrival rate asked for.
+    var offeredRate: Double?
     /// When the measured window began, in seconds since 1970 (to line other samples up with it).
     var measuredFrom: Double
     var seconds: Double
@@ -60,6 +62,7 @@ struct Report: Codable, Sendable {
         targets = runner.targets.map(\.hostHeader)
         connections = runner.connections
         mode = runner.rate.map { "open loop, \(Int($0))/s" } ?? "closed loop"
+        offeredRate = runner.rate
         self.measuredFrom = measuredFrom
         self.seconds = seconds
         iterations = state.iterations
@@ -83,6 +86,17 @@ struct Report: Codable, Sendable {
         redemptionsChecked = checked
     }
 
+    /// Whether an open-loop run was offered more than it was served: the excess queued in parbench, and the latency
+    /// counted from each iteration's intended start grows with that backlog, second after second (a 2.7 s "stall"
+    /// of an earlier report was this: no request took more than 57 ms).
+    var fellBehind: Bool {
+        guard let offeredRate, !perSecond.isEmpty else { return false }
+        return servedRate < 0.95 * offeredRate
+    }
+
+    /// Iterations completed per second, on average over the whole seconds of the measured window.
+    var servedRate: Double { perSecond.isEmpty ? throughput : Double(perSecond.map(\.iterations).reduce(0, +)) / Double(perSecond.count) }
+
     var markdown: String {
         var lines = [
             "### \(label.isEmpty ? scenario : label)", "",
@@ -92,6 +106,15 @@ struct Report: Codable, Sendable {
             "|---:|---:|---:|---:|---:|---:|---:|---:|",
             "| \(Int(throughput))/s | \(latency.p50) ms | \(latency.p90) ms | \(latency.p99) ms | \(latency.p999) ms | \(latency.max) ms | \(unexpected) | \(doubleRedemptions) (of \(redemptionsChecked) re-checked) |",
             "",
+        ]
+        if fellBehind {
+            lines += [
+                "Offered \(Int(offeredRate ?? 0))/s, served \(Int(servedRate))/s: the rest queued in parbench, and the latency from "
+                    + "each iteration's intended start includes that backlog (the operations' own latencies below do not).",
+                "",
+            ]
+        }
+        lines += [
             "| operation | count | p50 | p99 | max |", "|---|---:|---:|---:|---:|",
         ]
         for (name, value) in operations.sorted(by: { $0.key < $1.key }) {

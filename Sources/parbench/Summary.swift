@@ -95,6 +95,15 @@ struct BenchReport {
                     + "\(latency.max) | \(result.unexpected) | \(result.doubleRedemptions) of \(result.redemptionsChecked) |"
             )
         }
+        let behind = Summary.labels.filter { scenario($0).fellBehind }
+        if !behind.isEmpty {
+            lines += [
+                "",
+                "Open loop offered more than was served in \(behind.joined(separator: ", ")): the excess queued in parbench, so their "
+                    + "latencies (from each iteration's intended start) include a backlog that grew second after second; the requests "
+                    + "themselves took at most " + behind.map { "\(scenario($0).operations.values.map(\.max).max() ?? 0) ms" }.joined(separator: ", ") + ".",
+            ]
+        }
         lines += [
             "", "## Where the cores went",
             "CPU time of each part during the measured window (from /proc, in cores: 1.00 is one core busy all the time), and the "

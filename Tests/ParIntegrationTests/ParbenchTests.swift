@@ -63,6 +63,19 @@ import Testing
         #expect(split["parbench"] as? Double == 0.3)
         let throughput = try #require(report["throughput"] as? Double)
         #expect(split["nodeMicrosPerIteration"] as? Int == Int((1e6 / throughput).rounded()), "one core's second over the iterations")
+
+        // Open loop offered far more than one connection can carry: the report says the latency includes parbench's
+        // own backlog (what an earlier report took for a 2.7 s stall of the server).
+        let flooded = try await Command.run(
+            parbench,
+            ["--scenario", "get", "--target", "http://127.0.0.1:\(port)", "--connections", "1", "--rate", "10000", "--duration", "1", "--warmup", "0", "--quiet"]
+        )
+        #expect(flooded.status == 0 && flooded.output.contains("Offered 10000/s, served"), "\(flooded.output)")
+        let paced = try await Command.run(
+            parbench,
+            ["--scenario", "get", "--target", "http://127.0.0.1:\(port)", "--connections", "4", "--rate", "50", "--duration", "1.5", "--warmup", "0", "--quiet"]
+        )
+        #expect(paced.status == 0 && !paced.output.contains("Offered"), "\(paced.output)")
     }
 
     /// Against an independent RFC 9126 implementation (idpyoidc, served by uvicorn over TLS), which writes its JSON
