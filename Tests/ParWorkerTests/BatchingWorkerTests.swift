@@ -78,6 +78,7 @@ import Testing
         let worker = BatchingWorker<Counting, Int, Int>(
             name: "double",
             maxBatchSize: 8,
+            maxQueued: 1000,  // every caller is queued at once, whatever the machine's speed
             batchObserver: { size in sizes.withLock { $0.append(size) } },
             connect: { Counting() },
             process: { _, requests, _ in requests.map { $0 % 7 == 0 ? .failure(WorkerError.overloaded) : .success($0 * 2) } }

@@ -33,7 +33,7 @@ public struct NodeSetting: Sendable {
     /// `--<flag>-file`, which `ps` does not show.
     public let isSecret: Bool
     /// `nil` for settings of the process rather than the node (data folder, log level).
-    let apply: Apply?
+    let assign: Apply?
 
     init(
         _ key: String,
@@ -52,7 +52,7 @@ public struct NodeSetting: Sendable {
         self.meaning = meaning
         self.defaultValue = defaultValue
         self.isSecret = secret
-        self.apply = apply
+        self.assign = apply
     }
 
     /// The text of `serve --help`.
@@ -69,7 +69,7 @@ public struct NodeSetting: Sendable {
     /// - Throws: ``ConfigurationError`` naming the flag and the variable, when the text is not a value of the setting.
     public func apply(_ text: String, to configuration: inout NodeConfiguration) throws(ConfigurationError) {
         do {
-            try apply?(&configuration, text)
+            try assign?(&configuration, text)
         } catch {
             throw ConfigurationError("\(variable) (--\(flag)) \(error.text)")
         }
