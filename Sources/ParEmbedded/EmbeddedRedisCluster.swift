@@ -13,6 +13,8 @@ public final class EmbeddedRedisCluster: Sendable {
     private let root: String
     private let nodeTimeoutMillis: Int
     private let processes: Mutex<[Int: pid_t]>
+    /// Nodes stopped with `SIGSTOP`: never asked anything (they would not answer).
+    private let frozen = Mutex<Set<Int>>([])
 
     /// The settings every node runs with (after `--port`): cluster mode, a short node timeout so that a failover
     /// takes seconds, and no persistence.
@@ -104,7 +106,8 @@ public final class EmbeddedRedisCluster: Sendable {
     public func waitUntilHealthy(timeout: Double) throws {
         let deadline = ContinuousClock.now + .seconds(timeout)
         while true {
-            let live = processes.withLock { Array($0.keys) }
+            let asleep = frozen.withLock { $0 }
+            let live = processes.withLock { Array($0.keys) }.filter { !asleep.contains($0) }
             // Every node says the cluster is ok, and every replica has synchronised with its primary (a replica that
             // never did refuses to take over: its data is too old).
             let ok = live.allSatisfy { port in
@@ -137,13 +140,28 @@ public final class EmbeddedRedisCluster: Sendable {
         _ = waitpid(pid, &status, 0)
     }
 
+    /// Freezes the node on `port` (`SIGSTOP`): its connections stay open and nothing is answered, as a machine
+    /// that hangs. ``thaw(port:)`` lets it go on.
+    public func freeze(port: Int) {
+        guard let pid = processes.withLock({ $0[port] }) else { return }
+        frozen.withLock { _ = $0.insert(port) }
+        Glibc.kill(pid, SIGSTOP)
+    }
+
+    /// Lets a frozen node go on (`SIGCONT`); a primary that was replaced meanwhile rejoins as a replica.
+    public func thaw(port: Int) {
+        guard let pid = processes.withLock({ $0[port] }) else { return }
+        Glibc.kill(pid, SIGCONT)
+        frozen.withLock { _ = $0.remove(port) }
+    }
+
     /// Stops every node that still runs.
     public func stop() {
         let all = processes.withLock { processes in
             defer { processes = [:] }
             return Array(processes.values)
         }
-        for pid in all { Glibc.kill(pid, SIGKILL) }
+        for pid in all { Glibc.kill(pid, SIGKILL) }  // frozen ones too: SIGKILL needs no SIGCONT
         for pid in all {
             var status: Int32 = 0
             _ = waitpid(pid, &status, 0)
@@ -165,7 +183,8 @@ public final class EmbeddedRedisCluster: Sendable {
     }
 
     private func nodes() throws -> [Node] {
-        let live = processes.withLock { Array($0.keys) }.sorted()
+        let asleep = frozen.withLock { $0 }
+        let live = processes.withLock { Array($0.keys) }.filter { !asleep.contains($0) }.sorted()
         for port in live {
             guard let text = try? cli(port, ["CLUSTER", "NODES"]), !text.isEmpty else { continue }
             return text.split(separator: "\n").compactMap { line in

@@ -161,6 +161,40 @@ import Testing
         }
     }
 
+    /// One primary hangs (`SIGSTOP`: its connections stay open, nothing is answered) while two nodes push and
+    /// redeem: each wait for it ends by the reply timeout and PostgreSQL decides, its replica takes over, and when the
+    /// old primary wakes up as a replica (it may still hold keys the new primary lost, and misses the claims made
+    /// meanwhile) nothing is redeemed twice, nothing is answered 500, and Redis decides the claims again.
+    @Test func aPrimaryFrozenUnderLoad() async throws {
+        let cluster = try await TestServers.privateRedisCluster(named: "redis-freeze")
+        let scenario = try await Scenario.make("cluster-freeze", redisURL: cluster.url)
+        let other = try await TestNodes.make(TestNodes.configuration(databaseURL: scenario.servers.databaseURL, redisURL: cluster.url, name: "b"))
+        let load = ClusterLoad(scenario: scenario, other: other)
+        let victim = try await runOnOwnThread { try cluster.primaryPorts()[0] }
+        let outcome = try await load.run(thenChecking: 60) {
+            try await Task.sleep(for: .seconds(1))
+            cluster.freeze(port: victim)
+            do {
+                try await runOnOwnThread { try cluster.waitForFailover(of: victim, timeout: 30) }
+            } catch {
+                cluster.thaw(port: victim)
+                throw error
+            }
+            try await Task.sleep(for: .seconds(1))
+            cluster.thaw(port: victim)
+            // The nodes read the slot map every 2 s, and sooner after errors.
+            try await Task.sleep(for: .seconds(3))
+        }
+        #expect(outcome.pushed > 10)
+        #expect(outcome.doubleRedemptions == 0)
+        #expect(outcome.serverErrors == 0, "statuses: \(outcome.statuses)")
+        #expect(outcome.unexpected == 0, "statuses: \(outcome.statuses)")
+        #expect(outcome.fallbacks > 0, "requests met the frozen primary, and PostgreSQL decided them")
+        #expect(await scenario.node.redis?.health() == .up)
+        let primaries = try await runOnOwnThread { try cluster.primaryPorts() }
+        #expect(primaries.count == 3 && !primaries.contains(victim), "the woken primary serves no slots: \(primaries)")
+    }
+
     /// A thousand slots move from one primary to another (`redis-cli --cluster reshard`) while two nodes push and
     /// redeem: nothing fails, nothing is answered 503, and afterwards Redis decides the claims again.
     @Test func aReshardUnderLoad() async throws {
@@ -201,6 +235,8 @@ private struct ClusterLoad {
         var pushed = 0
         var statuses: [Int: Int] = [:]
         var doubleRedemptions = 0
+        /// Redemptions the nodes took to PostgreSQL because Redis could not answer, while the load ran.
+        var fallbacks = 0
         var serverErrors: Int { statuses.filter { $0.key >= 500 && $0.key != 503 }.values.reduce(0, +) }
         var unavailable: Int { statuses[503] ?? 0 }
         /// Anything but 201, 200, the loser's 400 `already_used`, and 503.
@@ -213,6 +249,7 @@ private struct ClusterLoad {
     func run(thenChecking checked: Int, fault: @escaping @Sendable () async throws -> Void) async throws -> Outcome {
         let stop = StopFlag()
         let (clientID, secret) = (scenario.clientID, scenario.secret)
+        let initialFallbacks = fallbacks()
         return try await scenario.node.application().test(.router) { a in
             try await other.application().test(.router) { b in
                 try await withThrowingTaskGroup(of: Outcome.self) { group in
@@ -256,13 +293,14 @@ private struct ClusterLoad {
                             return outcome
                         }
                     }
-                    let outcome = try await group.reduce(into: Outcome()) { total, part in
+                    var outcome = try await group.reduce(into: Outcome()) { total, part in
                         total.pushed += part.pushed
                         total.doubleRedemptions += part.doubleRedemptions
                         total.unexpected += part.unexpected
                         total.statuses.merge(part.statuses, uniquingKeysWith: +)
                     }
                     let before = fallbacks()
+                    outcome.fallbacks = before - initialFallbacks
                     for _ in 0..<checked {
                         let uri = try await a.pushRequest(clientID, secret: secret)
                         #expect(try await b.redeem(clientID, uri).status == .ok)
