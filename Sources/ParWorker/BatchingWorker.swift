@@ -58,12 +58,14 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     private struct State {
         var queue: Deque<Pending> = []
         var threadIsWaiting = false
+        /// The thread starts with the first request: a worker that is made and never used costs no thread.
+        var started = false
         var isShuttingDown = false
         var exited = false
         var exitWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    private enum SubmitAction { case none, wake, reject(WorkerError) }
+    private enum SubmitAction { case none, wake, start, reject(WorkerError) }
 
     private let state = Mutex(State())
     private let wakeUp = DispatchSemaphore(value: 0)
@@ -77,8 +79,10 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     private let window: BatchWindow?
     /// Requests added since the thread last looked: the arrival rate, for the batch window.
     private let arrivals = Atomic<Int>(0)
+    private let name: String
 
-    /// Starts the worker's thread. The connection is opened on that thread when the first batch arrives.
+    /// Makes the worker; its thread starts with the first request, and the connection is opened on that thread
+    /// for the first batch.
     ///
     /// - Parameters:
     ///   - name: the thread's name, seen in debuggers and `top -H` (set from the thread itself: given to Foundation's
@@ -109,11 +113,16 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
         self.batchObserver = batchObserver
         self.connect = connect
         self.process = process
+        self.name = name
+    }
+
+    /// Starts the thread (once: by the request that found it not started).
+    private func startThread() {
+        OverdueSweeper.shared.watch(self)
         Thread { [self] in
             Thread.current.name = name
             self.threadMain()
         }.start()
-        OverdueSweeper.shared.watch(self)
     }
 
     /// Enqueues one request and suspends until its batch has run.
@@ -148,6 +157,10 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
             if state.isShuttingDown { return .reject(.shutDown) }
             if state.queue.count >= maxQueued { return .reject(.overloaded) }
             state.queue.append(pending)
+            if !state.started {
+                state.started = true
+                return .start
+            }
             if state.threadIsWaiting {
                 state.threadIsWaiting = false
                 return .wake
@@ -159,6 +172,7 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
             pending.completion(.failure(error))
             return
         case .wake: wakeUp.signal()
+        case .start: startThread()
         case .none: break
         }
         if window != nil { arrivals.add(1, ordering: .relaxed) }
@@ -168,8 +182,9 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     public func shutdown() async {
         await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
             let alreadyExited = state.withLock { state -> Bool in
-                if state.exited { return true }
                 state.isShuttingDown = true
+                if !state.started { state.exited = true }  // never used: no thread to stop
+                if state.exited { return true }
                 state.exitWaiters.append(waiter)
                 return false
             }

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import ParWorker
 import Synchronization
 import Testing
@@ -112,5 +113,43 @@ import Testing
         #expect(try await worker.submit(2) == 2, "made again after the interval")
         await worker.shutdown()
         await #expect(throws: WorkerError.shutDown) { try await worker.submit(3) }
+    }
+}
+
+/// Making a worker has no side effect: its thread starts with its first request (a node or a store that is made and
+/// never used, and the cluster router's workers for primaries it never sends to, cost no thread).
+@Suite struct WorkerLifecycleTests {
+    private final class Plain: WorkerConnection {
+        var isHealthy: Bool { true }
+    }
+
+    /// The names of this process's threads (the kernel keeps 15 characters).
+    private static func threadNames() -> [String] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        return tasks.compactMap { try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8) }
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+    }
+
+    @Test func theThreadStartsWithTheFirstRequest() async throws {
+        let connections = Atomic<Int>(0)
+        let tag = "lazy-\(Int.random(in: 1000...9999))"
+        let worker = BatchingWorker<Plain, Int, Int>(
+            name: tag,
+            connect: {
+                connections.add(1, ordering: .relaxed)
+                return Plain()
+            },
+            process: { _, requests, _ in requests.map { .success($0) } }
+        )
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(!Self.threadNames().contains(tag), "no thread before the first request")
+        #expect(try await worker.submit(7) == 7)
+        #expect(Self.threadNames().contains(tag) && connections.load(ordering: .relaxed) == 1)
+        await worker.shutdown()
+
+        let idle = BatchingWorker<Plain, Int, Int>(name: tag + "i", connect: { Plain() }, process: { _, r, _ in r.map { .success($0) } })
+        await idle.shutdown()  // returns at once: nothing to stop
+        await #expect(throws: WorkerError.shutDown) { try await idle.submit(1) }
+        #expect(!Self.threadNames().contains(tag + "i"))
     }
 }
