@@ -125,12 +125,9 @@ import Testing
     /// redeemed twice, nothing is answered 500, and the nodes serve the moved slots through Redis again, with the
     /// functions in place on the promoted replica, without a restart.
     @Test func aPrimaryKilledUnderLoad() async throws {
-        let cluster = try await TestServers.privateRedisCluster(named: "redis-kill")
-        let scenario = try await Scenario.make("cluster-kill", redisURL: cluster.url)
-        let other = try await TestNodes.make(TestNodes.configuration(databaseURL: scenario.servers.databaseURL, redisURL: cluster.url, name: "b"))
-        let load = ClusterLoad(scenario: scenario, other: other)
+        let (cluster, load) = try await ClusterLoad.make("kill")
         let victim = try await runOnOwnThread { try cluster.primaryPorts()[0] }
-        let node = scenario.node
+        let node = load.scenario.node
         let healthWhileDown = Locked<RedisHealth?>(nil)
         let outcome = try await load.run(thenChecking: 90) {
             try await Task.sleep(for: .seconds(1))
@@ -168,10 +165,7 @@ import Testing
     /// old primary wakes up as a replica (it may still hold keys the new primary lost, and misses the claims made
     /// meanwhile) nothing is redeemed twice, nothing is answered 500, and Redis decides the claims again.
     @Test func aPrimaryFrozenUnderLoad() async throws {
-        let cluster = try await TestServers.privateRedisCluster(named: "redis-freeze")
-        let scenario = try await Scenario.make("cluster-freeze", redisURL: cluster.url)
-        let other = try await TestNodes.make(TestNodes.configuration(databaseURL: scenario.servers.databaseURL, redisURL: cluster.url, name: "b"))
-        let load = ClusterLoad(scenario: scenario, other: other)
+        let (cluster, load) = try await ClusterLoad.make("freeze")
         let victim = try await runOnOwnThread { try cluster.primaryPorts()[0] }
         let outcome = try await load.run(thenChecking: 90) {
             try await Task.sleep(for: .seconds(1))
@@ -192,7 +186,7 @@ import Testing
         #expect(outcome.serverErrors == 0, "statuses: \(outcome.statuses)")
         #expect(outcome.unexpected == 0, "statuses: \(outcome.statuses)")
         #expect(outcome.troubles > 0, "the nodes met the frozen primary (retried, or let PostgreSQL decide)")
-        #expect(await scenario.node.redis?.health() == .up)
+        #expect(await load.scenario.node.redis?.health() == .up)
         let primaries = try await runOnOwnThread { try cluster.primaryPorts() }
         #expect(primaries.count == 3 && !primaries.contains(victim), "the woken primary serves no slots: \(primaries)")
     }
@@ -200,11 +194,8 @@ import Testing
     /// A thousand slots move from one primary to another (`redis-cli --cluster reshard`) while two nodes push and
     /// redeem: nothing fails, nothing is answered 503, and afterwards Redis decides the claims again.
     @Test func aReshardUnderLoad() async throws {
-        let cluster = try await TestServers.privateRedisCluster(named: "redis-reshard")
-        let scenario = try await Scenario.make("cluster-reshard", redisURL: cluster.url)
-        let other = try await TestNodes.make(TestNodes.configuration(databaseURL: scenario.servers.databaseURL, redisURL: cluster.url, name: "b"))
-        let load = ClusterLoad(scenario: scenario, other: other)
-        let node = scenario.node
+        let (cluster, load) = try await ClusterLoad.make("reshard")
+        let node = load.scenario.node
         let outcome = try await load.run(thenChecking: 90) {
             try await Task.sleep(for: .milliseconds(500))
             try await runOnOwnThread {
@@ -219,7 +210,7 @@ import Testing
             // first command meets a `MOVED`, and a push sent on through the router can be overtaken by its claim
             // (which PostgreSQL then decides). `/readyz` reads the map too, as a load balancer's checks would.
             try await Task.sleep(for: .seconds(3))
-            for node in [node, other] { _ = await node.redis?.health() }
+            for node in [node, load.other] { _ = await node.redis?.health() }
         }
         #expect(outcome.pushed > 10)
         #expect(outcome.doubleRedemptions == 0)
@@ -232,6 +223,14 @@ import Testing
 private struct ClusterLoad {
     let scenario: Scenario
     let other: ParStoreNode
+
+    /// A private cluster, and two nodes on it (the scenario's and one more).
+    static func make(_ name: String) async throws -> (EmbeddedRedisCluster, ClusterLoad) {
+        let cluster = try await TestServers.privateRedisCluster(named: "redis-" + name)
+        let scenario = try await Scenario.make("cluster-" + name, redisURL: cluster.url)
+        let other = try await TestNodes.make(TestNodes.configuration(databaseURL: scenario.servers.databaseURL, redisURL: cluster.url, name: "b"))
+        return (cluster, ClusterLoad(scenario: scenario, other: other))
+    }
 
     struct Outcome {
         var pushed = 0
