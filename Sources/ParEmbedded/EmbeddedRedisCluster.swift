@@ -88,10 +88,19 @@ public final class EmbeddedRedisCluster: Sendable {
     /// The port of the primary serving `slot`.
     @available(*, noasync, message: "blocking: call from a thread of its own")
     public func primaryPort(ofSlot slot: Int) throws -> Int {
-        guard let node = try nodes().first(where: { $0.isPrimary && !$0.failed && $0.slots.contains { $0.contains(slot) } }) else {
-            throw EmbeddedServerError("no primary serves slot \(slot)")
+        try primaryPorts(ofSlots: [slot])[0]
+    }
+
+    /// The ports of the primaries serving `slots`, in their order, from one reading of the cluster's map.
+    @available(*, noasync, message: "blocking: call from a thread of its own")
+    public func primaryPorts(ofSlots slots: [Int]) throws -> [Int] {
+        let primaries = try nodes().filter { $0.isPrimary && !$0.failed }
+        return try slots.map { slot in
+            guard let node = primaries.first(where: { $0.slots.contains { $0.contains(slot) } }) else {
+                throw EmbeddedServerError("no primary serves slot \(slot)")
+            }
+            return node.port
         }
-        return node.port
     }
 
     /// The cluster's node id of the node on `port`.
