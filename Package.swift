@@ -68,6 +68,7 @@ let package = Package(
         .target(
             name: "ParWorker",
             dependencies: [
+                "CGNU",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -94,12 +95,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // posix_spawn's GNU close-from action, for children that must not inherit the node's descriptors.
-        .target(name: "CSpawn"),
+        // glibc's GNU extensions: posix_spawn's close-from action (children that must not inherit the node's
+        // descriptors) and thread names.
+        .target(name: "CGNU"),
         // Private PostgreSQL and Redis servers under a data folder (the embedded default and the test fixtures).
         .target(
             name: "ParEmbedded",
-            dependencies: ["CSpawn"],
+            dependencies: ["CGNU"],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -1,4 +1,4 @@
-import CSpawn
+import CGNU
 import Foundation
 
 /// A private PostgreSQL server under a folder, from the system's packages (`postgresql`).
@@ -215,7 +215,7 @@ func spawn(_ executable: String, _ arguments: [String], log: String?) throws -> 
     posix_spawn_file_actions_addopen(&actions, 1, log ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
     posix_spawn_file_actions_adddup2(&actions, 1, 2)
     // Nothing else leaks into a long-lived server: an inherited pipe would keep its reader waiting forever.
-    cspawn_file_actions_addclosefrom(&actions, 3)
+    cgnu_spawn_file_actions_addclosefrom(&actions, 3)
     // The node blocks and handles SIGTERM and SIGINT itself; children must get the defaults back.
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)

@@ -1,4 +1,4 @@
-import CSpawn
+import CGNU
 import Foundation
 
 /// A private Redis server (`redis-server` from the system's packages) on 127.0.0.1, without persistence.

@@ -1,3 +1,4 @@
+import CGNU
 import DequeModule
 import Dispatch
 import Foundation
@@ -85,8 +86,7 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     /// for the first batch.
     ///
     /// - Parameters:
-    ///   - name: the thread's name, seen in debuggers and `top -H` (set from the thread itself: given to Foundation's
-    ///     `Thread` before `start()`, it never reached the OS thread on Linux).
+    ///   - name: the thread's name, seen in debuggers and `top -H` (its first 15 bytes).
     ///   - maxBatchSize: the most requests sent in one round trip.
     ///   - maxQueued: the most requests waiting for a batch; more are refused with ``WorkerError/overloaded``.
     ///   - timeout: how long a request may wait, from its submission to its result, unless its caller gives a deadline.
@@ -120,7 +120,7 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     private func startThread() {
         OverdueSweeper.shared.watch(self)
         Thread { [self] in
-            Thread.current.name = name
+            nameThisThread(name)
             self.threadMain()
         }.start()
     }
@@ -342,7 +342,7 @@ private final class OverdueSweeper: Sendable {
 
     private init() {
         Thread { [self] in
-            Thread.current.name = "overdue-sweeper"
+            nameThisThread("overdue-sweeper")
             while true {
                 Thread.sleep(forTimeInterval: 0.1)
                 let workers = watched.withLock { watched in
@@ -372,8 +372,16 @@ extension Duration {
 public func runOnOwnThread<T: Sendable>(name: String = "blocking", _ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         Thread {
-            Thread.current.name = name
+            nameThisThread(name)
             continuation.resume(with: Result { try body() })
         }.start()
     }
+}
+
+/// Names the calling thread for the OS (`top -H`, debuggers, `/proc/self/task/*/comm`), which keeps 15 bytes.
+///
+/// Not through Foundation's `Thread.name`: on Linux it reaches the OS thread only once `start()` has recorded the
+/// thread's handle, and the new thread can run before that (under load it did, and stayed unnamed).
+func nameThisThread(_ name: String) {
+    cgnu_name_this_thread(name)
 }
