@@ -2,8 +2,12 @@ import ArgumentParser
 import Foundation
 
 /// Where the cores went during one scenario's measured window: CPU time of each part, in cores (1.00 is one core
-/// busy all the time), and per iteration for the node(s), PostgreSQL and Redis.
+/// busy all the time), and per iteration for the node(s), PostgreSQL and Redis, with PostgreSQL's share split by
+/// the nodes' hot-path backends (the rest is its upkeep: sweeping, autovacuum, WAL, checkpoints).
 struct CoreSplit: Codable, Sendable {
+    /// The hot-path backends, in the order of their columns in the samples.
+    static let hotPathRoles = ["append", "arbiter", "load", "ticket"]
+
     var nodes: Double
     var postgres: Double
     var redis: Double
@@ -12,25 +16,40 @@ struct CoreSplit: Codable, Sendable {
     var nodeMicrosPerIteration: Int?
     var postgresMicrosPerIteration: Int?
     var redisMicrosPerIteration: Int?
+    /// PostgreSQL CPU per iteration of each hot-path backend (``hotPathRoles``), when the samples have them.
+    var postgresHotPathMicrosPerIteration: [String: Int]?
 
-    /// From one line a second of `time ticks…` (nodes, PostgreSQL, Redis, HAProxy, parbench), the samples inside the
-    /// report's measured window (a pool pushed before it and the re-check of redemptions after it are left out).
+    /// PostgreSQL CPU per iteration of every hot-path backend together.
+    var postgresHotPathMicros: Int? { postgresHotPathMicrosPerIteration.map { $0.values.reduce(0, +) } }
+
+    /// From one line a second of `time ticks…` (nodes, PostgreSQL, Redis, HAProxy, parbench, then optionally the
+    /// hot-path backends), the samples inside the report's measured window (a pool pushed before it and the
+    /// re-check of redemptions after it are left out).
     init?(samples: String, report: Report, clockTicks: Double) {
-        let rows = samples.split(separator: "\n").map { $0.split(separator: " ").compactMap { Double($0) } }.filter { $0.count == 6 }
+        let rows = samples.split(separator: "\n").map { $0.split(separator: " ").compactMap { Double($0) } }.filter { $0.count >= 6 }
         let window = rows.filter { report.measuredFrom <= $0[0] && $0[0] <= report.measuredFrom + report.seconds }
         guard let first = window.first, let last = window.last, last[0] > first[0] else { return nil }
-        let cores = (1...5).map { ((last[$0] - first[$0]) / clockTicks / (last[0] - first[0]) * 100).rounded() / 100 }
-        (nodes, postgres, redis, haproxy, parbench) = (cores[0], cores[1], cores[2], cores[3], cores[4])
+        let elapsed = last[0] - first[0]
+        func cores(_ column: Int) -> Double { (last[column] - first[column]) / clockTicks / elapsed }
         func perIteration(_ cores: Double) -> Int? { report.throughput > 0 ? Int((cores * 1e6 / report.throughput).rounded()) : nil }
-        let exact = (1...3).map { (last[$0] - first[$0]) / clockTicks / (last[0] - first[0]) }
-        (nodeMicrosPerIteration, postgresMicrosPerIteration, redisMicrosPerIteration) =
-            (perIteration(exact[0]), perIteration(exact[1]), perIteration(exact[2]))
+        let shown = (1...5).map { (cores($0) * 100).rounded() / 100 }
+        (nodes, postgres, redis, haproxy, parbench) = (shown[0], shown[1], shown[2], shown[3], shown[4])
+        (nodeMicrosPerIteration, postgresMicrosPerIteration, redisMicrosPerIteration) = (perIteration(cores(1)), perIteration(cores(2)), perIteration(cores(3)))
+        let roles = Self.hotPathRoles.indices
+        if first.count >= 6 + roles.count, last.count >= 6 + roles.count {
+            postgresHotPathMicrosPerIteration = Dictionary(uniqueKeysWithValues: roles.compactMap { index in
+                perIteration(cores(6 + index)).map { (Self.hotPathRoles[index], $0) }
+            })
+        }
     }
 
     var summary: String {
         "   cores: nodes \(nodes), postgres \(postgres), redis \(redis), haproxy \(haproxy), parbench \(parbench), "
             + "node µs/iteration \(nodeMicrosPerIteration.map(String.init) ?? "-"), postgres \(postgresMicrosPerIteration.map(String.init) ?? "-"), "
             + "redis \(redisMicrosPerIteration.map(String.init) ?? "-")"
+            + (postgresHotPathMicrosPerIteration.map { split in
+                ", postgres hot path " + Self.hotPathRoles.map { "\($0) \(split[$0] ?? 0)" }.joined(separator: " ")
+            } ?? "")
     }
 }
 

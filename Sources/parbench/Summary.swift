@@ -109,17 +109,19 @@ struct BenchReport {
             "CPU time of each part during the measured window (from /proc, in cores: 1.00 is one core busy all the time), and the "
                 + "node CPU time per iteration (all nodes together for the lb3 runs).",
             "",
-            "| run | node(s) | PostgreSQL | Redis | HAProxy | parbench | left idle | node µs per iteration | PostgreSQL µs | Redis µs |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| run | node(s) | PostgreSQL | Redis | HAProxy | parbench | left idle | node µs per iteration | PostgreSQL µs | of which hot path | Redis µs |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for label in Summary.labels {
             guard let split = cores[label] else { continue }
             let idle = max(0, Double(processors) - (split.nodes + split.postgres + split.redis + split.haproxy + split.parbench))
             lines.append(
                 "| \(label) | \(split.nodes) | \(split.postgres) | \(split.redis) | \(split.haproxy) | \(split.parbench) | \(ratio(idle)) | "
-                    + "\(optional(split.nodeMicrosPerIteration)) | \(optional(split.postgresMicrosPerIteration)) | \(optional(split.redisMicrosPerIteration)) |"
+                    + "\(optional(split.nodeMicrosPerIteration)) | \(optional(split.postgresMicrosPerIteration)) | "
+                    + "\(optional(split.postgresHotPathMicros)) | \(optional(split.redisMicrosPerIteration)) |"
             )
         }
+        lines += lifecycleSection
         lines += ["", "## PostgreSQL's work per event, the node count and synchronous replication", ""]
         let comparisons = [
             ("PostgreSQL CPU per push, three nodes behind HAProxy ÷ one node, both offered the same rate (open loop; target ≤ 1.5)", "push-open", "lb3-push-open"),
@@ -184,6 +186,52 @@ struct BenchReport {
             "Each scenario's JSON (per-second series, per-operation latencies, response classes) and SVG chart: `\(options.results)/`.", "",
         ]
         return lines.joined(separator: "\n")
+    }
+
+    /// The request lifecycle's own cost: throughput of each transition against push, and PostgreSQL's CPU per
+    /// event on its hot-path backends alone (the rest of PostgreSQL's CPU in a window is upkeep that earlier
+    /// scenarios caused: the sweeper expiring their leftovers, autovacuum, checkpoints).
+    private var lifecycleSection: [String] {
+        func hot(_ label: String, _ role: String) -> Int? { cores[label]?.postgresHotPathMicrosPerIteration?[role] }
+        var lines = [
+            "", "## The lifecycle's cost: each transition against push",
+            "PostgreSQL CPU per iteration of the nodes' hot-path backends (each runs one statement: append, arbiter, load, ticket), "
+                + "and all of PostgreSQL's for comparison.",
+            "",
+            "| run | append µs | arbiter µs | load µs | ticket µs | hot path µs | all of PostgreSQL µs |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for label in ["push", "push-2", "redeem", "flow-backend", "flow", "hostile", "lb3-push", "lb3-flow-backend", "lb3-flow"] {
+            guard let split = cores[label], let roles = split.postgresHotPathMicrosPerIteration else { continue }
+            lines.append(
+                "| \(label) | " + CoreSplit.hotPathRoles.map { String(roles[$0] ?? 0) }.joined(separator: " | ")
+                    + " | \(optional(split.postgresHotPathMicros)) | \(optional(split.postgresMicrosPerIteration)) |"
+            )
+        }
+        let push = (throughput("push") + throughput("push-2")) / 2
+        lines += [
+            "",
+            "- push ÷ HTTP ceiling (target ≥ 0.45): **\(ratio(throughput("push") / throughput("ceiling-http")))**; node CPU per push "
+                + "\(optional(cores["push"]?.nodeMicrosPerIteration)) µs (target ≤ 55), per `get` of the ceiling \(optional(cores["ceiling-http"]?.nodeMicrosPerIteration)) µs",
+            "- throughput ÷ push (mean of push and push-2, \(whole(push))/s): redeem **\(ratio(throughput("redeem") / push))** (target ≥ 1), "
+                + "flow-backend **\(ratio(throughput("flow-backend") / push))** (target ≥ 0.45), flow **\(ratio(throughput("flow") / push))** (target ≥ 0.30)",
+        ]
+        if let arbiter = hot("flow-backend", "arbiter"), let append = hot("flow-backend", "append"), append > 0 {
+            lines.append(
+                "- PostgreSQL CPU per redemption ÷ per push inside flow-backend (target ≤ 1.5): arbiter \(arbiter) ÷ append \(append) µs = "
+                    + "**\(ratio(Double(arbiter) / Double(append)))**"
+            )
+        }
+        if let arbiter = hot("redeem", "arbiter"), let append = hot("push", "append"), append > 0 {
+            lines.append("- the same, scenario against scenario: redeem's arbiter \(arbiter) ÷ push's append \(append) µs = **\(ratio(Double(arbiter) / Double(append)))**")
+        }
+        if let flow = cores["flow"]?.postgresHotPathMicros, let append = hot("flow", "append"), append > 0 {
+            lines.append(
+                "- PostgreSQL CPU per browser flow ÷ per push inside flow (target ≤ 3): append + load + ticket \(flow) ÷ append \(append) µs = "
+                    + "**\(ratio(Double(flow) / Double(append)))**"
+            )
+        }
+        return lines
     }
 
     /// What a shell command prints, trimmed; `nil` when it prints nothing.

@@ -45,10 +45,11 @@ import Testing
         // `parbench cores`: the CPU split over the measured window only, from bench/run's one-line-a-second samples.
         let from = try #require(report["measuredFrom"] as? Double)
         let samples = [
-            "\(from - 5) 0 0 0 0 0",  // before the window (a pool pushed first): left out
-            "\(from + 0.2) 100 100 100 0 100",
-            "\(from + 1.2) 200 150 120 0 130",
-            "\(from + 60) 900 900 900 0 900",  // after it (the re-check of redemptions): left out
+            // time, then ticks: nodes, PostgreSQL, Redis, HAProxy, parbench, and PostgreSQL's append, arbiter, load, ticket
+            "\(from - 5) 0 0 0 0 0 0 0 0 0",  // before the window (a pool pushed first): left out
+            "\(from + 0.2) 100 100 100 0 100 10 40 0 0",
+            "\(from + 1.2) 200 150 120 0 130 30 80 0 0",
+            "\(from + 60) 900 900 900 0 900 900 900 0 0",  // after it (the re-check of redemptions): left out
         ]
         try samples.joined(separator: "\n").write(toFile: out + "/hostile.cpu", atomically: true, encoding: .utf8)
         let cores = try await Command.run(
@@ -63,6 +64,8 @@ import Testing
         #expect(split["parbench"] as? Double == 0.3)
         let throughput = try #require(report["throughput"] as? Double)
         #expect(split["nodeMicrosPerIteration"] as? Int == Int((1e6 / throughput).rounded()), "one core's second over the iterations")
+        let hotPath = try #require(split["postgresHotPathMicrosPerIteration"] as? [String: Int])
+        #expect(hotPath == ["append": Int((0.2e6 / throughput).rounded()), "arbiter": Int((0.4e6 / throughput).rounded()), "load": 0, "ticket": 0])
 
         // Open loop offered far more than one connection can carry: the report says the latency includes parbench's
         // own backlog (what an earlier report took for a 2.7 s stall of the server).
