@@ -29,14 +29,18 @@ struct CoreSplit: Codable, Sendable {
         let rows = samples.split(separator: "\n").map { $0.split(separator: " ").compactMap { Double($0) } }.filter { $0.count >= 6 }
         let window = rows.filter { report.measuredFrom <= $0[0] && $0[0] <= report.measuredFrom + report.seconds }
         guard let first = window.first, let last = window.last, last[0] > first[0] else { return nil }
-        let elapsed = last[0] - first[0]
-        func cores(_ column: Int) -> Double { (last[column] - first[column]) / clockTicks / elapsed }
+        // A process that ended within the window (parbench at its very end) reads as 0 from then on: its last
+        // reading is the last one that did not go back.
+        func cores(_ column: Int) -> Double {
+            guard let end = window.last(where: { $0[column] >= first[column] }), end[0] > first[0] else { return 0 }
+            return (end[column] - first[column]) / clockTicks / (end[0] - first[0])
+        }
         func perIteration(_ cores: Double) -> Int? { report.throughput > 0 ? Int((cores * 1e6 / report.throughput).rounded()) : nil }
         let shown = (1...5).map { (cores($0) * 100).rounded() / 100 }
         (nodes, postgres, redis, haproxy, parbench) = (shown[0], shown[1], shown[2], shown[3], shown[4])
         (nodeMicrosPerIteration, postgresMicrosPerIteration, redisMicrosPerIteration) = (perIteration(cores(1)), perIteration(cores(2)), perIteration(cores(3)))
         let roles = Self.hotPathRoles.indices
-        if first.count >= 6 + roles.count, last.count >= 6 + roles.count {
+        if window.allSatisfy({ $0.count >= 6 + roles.count }) {
             postgresHotPathMicrosPerIteration = Dictionary(uniqueKeysWithValues: roles.compactMap { index in
                 perIteration(cores(6 + index)).map { (Self.hotPathRoles[index], $0) }
             })

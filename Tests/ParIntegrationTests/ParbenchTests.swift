@@ -49,6 +49,7 @@ import Testing
             "\(from - 5) 0 0 0 0 0 0 0 0 0",  // before the window (a pool pushed first): left out
             "\(from + 0.2) 100 100 100 0 100 10 40 0 0",
             "\(from + 1.2) 200 150 120 0 130 30 80 0 0",
+            "\(from + 2.2) 300 200 140 0 0 50 120 0 0",  // parbench ended (its ticks read 0): its last reading counts
             "\(from + 60) 900 900 900 0 900 900 900 0 0",  // after it (the re-check of redemptions): left out
         ]
         try samples.joined(separator: "\n").write(toFile: out + "/hostile.cpu", atomically: true, encoding: .utf8)
