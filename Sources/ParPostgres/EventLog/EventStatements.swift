@@ -54,6 +54,11 @@ enum EventStatements {
     /// — more than the batch it would serve. And they never compile a plan to machine code (`jit`): a plan whose
     /// estimated cost carries the penalty of a disabled scan passes every JIT threshold, and compiling costs
     /// hundreds of milliseconds per statement, once per execution.
+    ///
+    /// With hash and merge joins off, a join between two of a statement's own CTEs (its input and what it inserted)
+    /// is a nested loop, quadratic in the batch: at 25 rows it was half of the load statement's time. So the final
+    /// answers ask whether a row is among the winners or the inserted with `IN (SELECT …)`, which PostgreSQL runs as
+    /// a hashed subplan whatever those settings say: once per statement, linear in the batch.
     static let lookupSession = """
         SELECT set_config('enable_seqscan', 'off', false), set_config('enable_hashjoin', 'off', false),
                set_config('enable_mergejoin', 'off', false), set_config('enable_material', 'off', false),
@@ -96,13 +101,12 @@ enum EventStatements {
             FROM input i
             WHERE NOT EXISTS (SELECT 1 FROM replayed r WHERE r.ord = i.ord)
             ON CONFLICT DO NOTHING
-            RETURNING day, request_id, slot, (extract(epoch FROM at) * 1000)::bigint AS at_ms,
-                      (extract(epoch FROM deadline) * 1000)::bigint AS deadline_ms
+            RETURNING day, request_id, slot
         )
-        SELECT k.at_ms, k.deadline_ms, r.position
-        FROM input i
-        LEFT JOIN inserted k ON k.day = i.day AND k.request_id = i.request_id AND k.slot = i.slot
-        LEFT JOIN replayed r ON r.ord = i.ord
+        SELECT CASE WHEN i.inserted THEN (extract(epoch FROM now()) * 1000)::bigint END,
+               CASE WHEN i.inserted THEN (extract(epoch FROM now() + i.lifetime_ms * interval '1 millisecond') * 1000)::bigint END,
+               (SELECT r.position FROM replayed r WHERE r.ord = i.ord)
+        FROM (SELECT input.*, (day, request_id, slot) IN (SELECT day, request_id, slot FROM inserted) AS inserted FROM input) i
         WHERE (SELECT parstore_in_time($13))
         ORDER BY i.ord
         """
@@ -140,7 +144,7 @@ enum EventStatements {
         SELECT CASE WHEN c.owner IS NULL THEN 'unknown'
                     WHEN c.owner <> c.client_id THEN 'wrong_client'
                     WHEN NOT c.registered THEN 'unregistered_client'
-                    WHEN w.ord = c.ord AND k.request_id IS NOT NULL THEN 'consumed'
+                    WHEN c.ord IN (SELECT ord FROM winners) AND (c.day, c.request_id) IN (SELECT day, request_id FROM consumed) THEN 'consumed'
                     WHEN c.terminal = 'expired' THEN 'expired'
                     WHEN c.terminal IS NOT NULL OR c.loaded THEN 'already_used'
                     WHEN c.deadline <= now() THEN 'expired'
@@ -149,8 +153,6 @@ enum EventStatements {
                (extract(epoch FROM c.pushed_at) * 1000)::bigint,
                (extract(epoch FROM c.deadline) * 1000)::bigint
         FROM candidates c
-        LEFT JOIN winners w ON w.day = c.day AND w.request_id = c.request_id
-        LEFT JOIN consumed k ON k.day = c.day AND k.request_id = c.request_id
         WHERE (SELECT parstore_in_time($5))
         ORDER BY c.ord
         """
@@ -192,7 +194,7 @@ enum EventStatements {
         SELECT CASE WHEN c.owner IS NULL THEN 'unknown'
                     WHEN c.owner <> c.client_id THEN 'wrong_client'
                     WHEN NOT c.registered THEN 'unregistered_client'
-                    WHEN w.ord = c.ord AND k.request_id IS NOT NULL THEN 'loaded'
+                    WHEN c.ord IN (SELECT ord FROM winners) AND (c.day, c.request_id) IN (SELECT day, request_id FROM loaded) THEN 'loaded'
                     WHEN c.terminal = 'expired' THEN 'expired'
                     WHEN c.terminal IS NOT NULL THEN 'already_used'
                     WHEN c.bound_to = c.binding_hash AND c.interaction_deadline > now() THEN 'reloaded'
@@ -201,8 +203,6 @@ enum EventStatements {
                     WHEN c.deadline <= now() THEN 'expired'
                     ELSE 'retry' END
         FROM candidates c
-        LEFT JOIN winners w ON w.day = c.day AND w.request_id = c.request_id
-        LEFT JOIN loaded k ON k.day = c.day AND k.request_id = c.request_id
         WHERE (SELECT parstore_in_time($8))
         ORDER BY c.ord
         """
@@ -240,8 +240,9 @@ enum EventStatements {
         )
         SELECT CASE WHEN c.request_id IS NULL THEN 'unknown'
                     WHEN NOT c.registered THEN 'unregistered_client'
-                    WHEN w.ord = c.ord AND k.request_id IS NOT NULL THEN 'consumed'
-                    WHEN k.request_id IS NOT NULL AND c.attempt_hash = w.attempt_hash THEN 'consumed'
+                    WHEN (c.day, c.request_id) IN (SELECT day, request_id FROM consumed)
+                         AND (c.ord IN (SELECT ord FROM winners)
+                              OR (c.day, c.request_id, c.attempt_hash) IN (SELECT day, request_id, attempt_hash FROM winners)) THEN 'consumed'
                     WHEN c.terminal = 'consumed' AND c.attempt_hash = c.terminal_attempt AND c.deadline > now() THEN 'consumed'
                     WHEN c.terminal = 'expired' THEN 'expired'
                     WHEN c.terminal IS NOT NULL THEN 'already_used'
@@ -252,8 +253,6 @@ enum EventStatements {
                (extract(epoch FROM c.deadline) * 1000)::bigint,
                c.client_id
         FROM candidates c
-        LEFT JOIN winners w ON w.day = c.day AND w.request_id = c.request_id
-        LEFT JOIN consumed k ON k.day = c.day AND k.request_id = c.request_id
         WHERE (SELECT parstore_in_time($5))
         ORDER BY c.ord
         """
