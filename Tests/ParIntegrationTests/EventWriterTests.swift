@@ -4,7 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import ParCore
 import ParEmbedded
-import ParPostgres
+@testable import ParPostgres
 import ParServer
 import ParTesting
 import ParWorker
@@ -112,7 +112,7 @@ import Testing
                     + "ARRAY[NULL]::bigint[], 'n', ARRAY['{}']::jsonb[], ARRAY[1]::bigint[], ARRAY[0], ARRAY[\(day)]::date[], ARRAY['00'], NULL)",
                 "parstore_consume\(suffix)(ARRAY[\(day)]::date[], ARRAY['00'], ARRAY['c'], 'n', NULL)",
                 "parstore_load\(suffix)(ARRAY[\(day)]::date[], ARRAY['00'], ARRAY['c'], ARRAY['00'], ARRAY['00'], ARRAY[60000]::bigint[], 'n', NULL)",
-                "parstore_redeem_ticket\(suffix)(ARRAY[\(day)]::date[], ARRAY['00'], 'n', ARRAY[NULL], NULL)",
+                "parstore_redeem_ticket\(suffix)(ARRAY[\(day)]::date[], ARRAY['\\\\x00']::bytea[], 'n', ARRAY[NULL], NULL)",
             ]
         }
         let plans = try await runOnOwnThread(name: "test-plans") {
@@ -131,6 +131,43 @@ import Testing
             for scan in ["Seq Scan", "Hash Join", "Hash Right Join", "Hash Left Join", "Merge", "Materialize"] {
                 #expect(!plan.contains(scan), "\(execution) plans no \(scan):\n\(plan)")
             }
+        }
+    }
+
+    /// A new day's statements are planned before its partition has a row or a statistic, and a connection keeps
+    /// those plans until the day's first `ANALYZE`: even then every event is found by its key (a request id, a
+    /// ticket), never by walking the day's index on the day alone with the key as a filter (the ticket statement
+    /// did that: every ticket read every pushed, loaded and terminal event of the day).
+    @Test func aNewDaysPlansLookUpByKey() async throws {
+        let servers = try await TestServers.shared.shared()
+        let url = servers.databaseURL
+        // Created ahead (a week), empty, never analysed: as every day's partition is when its first request comes.
+        let day = PartitionDay(secondsSince1970: Date().timeIntervalSince1970 + 4 * 86_400)
+        let literal = "'\(day)'"
+        let executions: [HotPathStatement: String] = [
+            .append: "(ARRAY[\(literal)]::date[], ARRAY['00'], ARRAY[1]::smallint[], ARRAY['loaded'], ARRAY['c'], "
+                + "ARRAY[NULL]::bigint[], 'n', ARRAY['{}']::jsonb[], ARRAY[1]::bigint[], ARRAY[0], ARRAY[\(literal)]::date[], ARRAY['00'], NULL)",
+            .consume: "(ARRAY[\(literal)]::date[], ARRAY['00'], ARRAY['c'], 'n', NULL)",
+            .load: "(ARRAY[\(literal)]::date[], ARRAY['00'], ARRAY['c'], ARRAY['00'], ARRAY['00'], ARRAY[60000]::bigint[], 'n', NULL)",
+            .redeemTicket: "(ARRAY[\(literal)]::date[], ARRAY['\\\\x00']::bytea[], 'n', ARRAY[NULL], NULL)",
+        ]
+        let plans = try await runOnOwnThread(name: "test-plans") { () throws -> [(HotPathStatement, [String])] in
+            let connection = try PGConnection(url, applicationName: "plan-test")
+            _ = try connection.execute(EventStatements.lookupSession)
+            return try executions.map { statement, arguments in
+                try connection.prepare(statement.name(on: day), statement.sql(on: day))
+                return (statement, try connection.execute("EXPLAIN EXECUTE " + statement.name(on: day) + arguments).rows.compactMap { $0.first ?? nil })
+            }
+        }
+        #expect(plans.count == 4)
+        for (statement, plan) in plans {
+            let text = plan.joined(separator: "\n")
+            // Each index scan of the event log has a condition (the line after it) that names a key beyond the day.
+            for (index, line) in plan.enumerated() where line.contains("Index Scan using par_events_") {
+                let condition = index + 1 < plan.count ? plan[index + 1] : ""
+                #expect(condition.contains("Index Cond:") && (condition.contains("request_id") || condition.contains("ticket_hash")), "\(statement) looks events up by key:\n\(text)")
+            }
+            #expect(!plan.contains { $0.contains("Join Filter:") && $0.contains("request_id") }, "\(statement) joins events by key, not by a filter:\n\(text)")
         }
     }
 }

@@ -174,7 +174,7 @@ extension PostgresEventLog {
                 day: day,
                 [
                     PostgresArray.literal(redemptions.map { $0.ticket.day.description }),
-                    PostgresArray.literal(redemptions.map { Secret.hex($0.ticket.hash) }),
+                    PostgresArray.literal(redemptions.map { "\\x" + Secret.hex($0.ticket.hash) }),  // bytea's hex form
                     nodeID,
                     PostgresArray.literal(redemptions.map { $0.attemptHash.map(Secret.hex) }),
                 ],

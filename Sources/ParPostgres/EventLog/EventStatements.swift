@@ -47,7 +47,8 @@ enum EventStatements {
     /// the day filled: every batch then read the whole day (measured on a database that started empty: backend
     /// redemptions fell to 900/s with PostgreSQL's arbiter backend at 100% of a core, against 4,500/s with index
     /// lookups). With scans, hash and merge joins and materialised inner sides switched off, nested loops over
-    /// the primary key and the ticket index are the only plans left, whatever the statistics say.
+    /// the primary key and the ticket index are the only plans left, whatever the statistics say (which of an
+    /// index's key columns a lookup uses still follows them: see ``redeemTicket(events:)``).
     ///
     /// The same sessions keep to that one generic plan (`plan_cache_mode`): their inputs are arrays, so a plan made
     /// for particular values knows nothing more, and planning a statement over a week of partitions costs 15–30 ms
@@ -214,19 +215,28 @@ enum EventStatements {
     /// Idempotent for one attempt within the interaction lifetime: an input carrying the attempt key (hash) of the
     /// winning consumption — in this batch, or earlier (a redemption whose answer was lost) — is `consumed` too,
     /// with the same request, and nothing more is written. Every other attempt is refused.
+    ///
+    /// Its plan must hold on an empty partition (a new day, whose statements are planned before any statistics):
+    /// there, with the ticket hashes decoded from text, the cheapest plan found the loaded event through the
+    /// first-use index on the day alone, and the pushed and terminal events by day and slot with the request id as a
+    /// join filter — walking the whole day for every ticket until the day's next `ANALYZE`. So the ticket hashes come
+    /// as `bytea` (the ticket index is then the cheaper one), and the pushed and terminal events are looked up in
+    /// `LATERAL` subqueries that cannot be flattened (`OFFSET 0`), where the request id is a key the index must use.
     static func redeemTicket(events: String) -> String {
         """
         WITH input AS (
-            SELECT t.day, decode(t.ticket, 'hex') AS ticket_hash, decode(t.attempt, 'hex') AS attempt_hash, t.ord
-            FROM unnest($1::date[], $2::text[], $4::text[]) WITH ORDINALITY AS t(day, ticket, attempt, ord)
+            SELECT t.day, t.ticket AS ticket_hash, decode(t.attempt, 'hex') AS attempt_hash, t.ord
+            FROM unnest($1::date[], $2::bytea[], $4::text[]) WITH ORDINALITY AS t(day, ticket, attempt, ord)
         ), candidates AS (
             SELECT i.ord, i.day, i.ticket_hash, i.attempt_hash, l.request_id, l.client_id, l.deadline, p.at AS pushed_at,
                    p.payload, t.kind AS terminal, t.attempt_hash AS terminal_attempt,
                    EXISTS (SELECT 1 FROM parstore_clients r WHERE r.client_id = l.client_id) AS registered
             FROM input i
-            LEFT JOIN \(events) l ON l.day = i.day AND l.ticket_hash = i.ticket_hash AND l.slot = 1
-            LEFT JOIN \(events) p ON p.day = i.day AND p.request_id = l.request_id AND p.slot = 0
-            LEFT JOIN \(events) t ON t.day = i.day AND t.request_id = l.request_id AND t.slot = 2
+            LEFT JOIN \(events) l ON l.day = i.day AND l.ticket_hash = i.ticket_hash AND l.slot = 1 AND l.ticket_hash IS NOT NULL
+            LEFT JOIN LATERAL (SELECT p.at, p.payload FROM \(events) p
+                               WHERE p.day = i.day AND p.request_id = l.request_id AND p.slot = 0 OFFSET 0) p ON true
+            LEFT JOIN LATERAL (SELECT t.kind, t.attempt_hash FROM \(events) t
+                               WHERE t.day = i.day AND t.request_id = l.request_id AND t.slot = 2 OFFSET 0) t ON true
         ), winners AS (
             SELECT DISTINCT ON (day, request_id) ord, day, request_id, client_id, deadline, ticket_hash, attempt_hash
             FROM candidates
