@@ -216,21 +216,20 @@ struct BenchReport {
             "- throughput ÷ push (mean of push and push-2, \(whole(push))/s): redeem **\(ratio(throughput("redeem") / push))** (target ≥ 1), "
                 + "flow-backend **\(ratio(throughput("flow-backend") / push))** (target ≥ 0.45), flow **\(ratio(throughput("flow") / push))** (target ≥ 0.30)",
         ]
-        if let arbiter = hot("flow-backend", "arbiter"), let append = hot("flow-backend", "append"), append > 0 {
-            lines.append(
-                "- PostgreSQL CPU per redemption ÷ per push inside flow-backend (target ≤ 1.5): arbiter \(arbiter) ÷ append \(append) µs = "
-                    + "**\(ratio(Double(arbiter) / Double(append)))**"
-            )
+        /// One target's line: `top ÷ bottom` µs, when both were measured.
+        func quotient(_ what: String, _ top: (name: String, micros: Int?), _ bottom: (name: String, micros: Int?)) {
+            guard let a = top.micros, let b = bottom.micros, b > 0 else { return }
+            lines.append("- \(what): \(top.name) \(a) ÷ \(bottom.name) \(b) µs = **\(ratio(Double(a) / Double(b)))**")
         }
-        if let arbiter = hot("redeem", "arbiter"), let append = hot("push", "append"), append > 0 {
-            lines.append("- the same, scenario against scenario: redeem's arbiter \(arbiter) ÷ push's append \(append) µs = **\(ratio(Double(arbiter) / Double(append)))**")
-        }
-        if let flow = cores["flow"]?.postgresHotPathMicros, let append = hot("flow", "append"), append > 0 {
-            lines.append(
-                "- PostgreSQL CPU per browser flow ÷ per push inside flow (target ≤ 3): append + load + ticket \(flow) ÷ append \(append) µs = "
-                    + "**\(ratio(Double(flow) / Double(append)))**"
-            )
-        }
+        quotient(
+            "PostgreSQL CPU per redemption ÷ per push inside flow-backend (target ≤ 1.5)",
+            ("arbiter", hot("flow-backend", "arbiter")), ("append", hot("flow-backend", "append"))
+        )
+        quotient("the same, scenario against scenario", ("redeem's arbiter", hot("redeem", "arbiter")), ("push's append", hot("push", "append")))
+        quotient(
+            "PostgreSQL CPU per browser flow ÷ per push inside flow (target ≤ 3)",
+            ("append + load + ticket", cores["flow"]?.postgresHotPathMicros), ("append", hot("flow", "append"))
+        )
         return lines
     }
 
