@@ -57,7 +57,7 @@ enum EventStatements {
     /// hundreds of milliseconds per statement, once per execution.
     ///
     /// With hash and merge joins off, a join between two of a statement's own CTEs (its input and what it inserted)
-    /// is a nested loop, quadratic in the batch: at 25 rows it was half of the load statement's time. So the final
+    /// is a nested loop, quadratic in the batch: at 100 rows it was 40 % of the load statement's time. So the final
     /// answers ask whether a row is among the winners or the inserted with `IN (SELECT …)`, which PostgreSQL runs as
     /// a hashed subplan whatever those settings say: once per statement, linear in the batch.
     static let lookupSession = """
