@@ -131,8 +131,7 @@ struct BenchReport {
             ("PostgreSQL CPU per pair, synchronous standby ÷ single server", "flow-backend", "sync-flow-backend"),
         ]
         for (what, single, other) in comparisons {
-            guard let a = postgresPerIteration(single), let b = postgresPerIteration(other), a > 0 else { continue }
-            lines.append("- \(what): \(b) ÷ \(a) µs = **\(ratio(Double(b) / Double(a)))**")
+            lines += quotient(what, ("", postgresPerIteration(other)), ("", postgresPerIteration(single)))
         }
         lines.append(
             "- Push latency with capacity to spare (open loop at \(whole(throughput("push-open")))/s, half the closed-loop rate; "
@@ -216,21 +215,22 @@ struct BenchReport {
             "- throughput ÷ push (mean of push and push-2, \(whole(push))/s): redeem **\(ratio(throughput("redeem") / push))** (target ≥ 1), "
                 + "flow-backend **\(ratio(throughput("flow-backend") / push))** (target ≥ 0.45), flow **\(ratio(throughput("flow") / push))** (target ≥ 0.30)",
         ]
-        /// One target's line: `top ÷ bottom` µs, when both were measured.
-        func quotient(_ what: String, _ top: (name: String, micros: Int?), _ bottom: (name: String, micros: Int?)) {
-            guard let a = top.micros, let b = bottom.micros, b > 0 else { return }
-            lines.append("- \(what): \(top.name) \(a) ÷ \(bottom.name) \(b) µs = **\(ratio(Double(a) / Double(b)))**")
-        }
-        quotient(
+        lines += quotient(
             "PostgreSQL CPU per redemption ÷ per push inside flow-backend (target ≤ 1.5)",
-            ("arbiter", hot("flow-backend", "arbiter")), ("append", hot("flow-backend", "append"))
+            ("arbiter ", hot("flow-backend", "arbiter")), ("append ", hot("flow-backend", "append"))
         )
-        quotient("the same, scenario against scenario", ("redeem's arbiter", hot("redeem", "arbiter")), ("push's append", hot("push", "append")))
-        quotient(
+        lines += quotient("the same, scenario against scenario", ("redeem's arbiter ", hot("redeem", "arbiter")), ("push's append ", hot("push", "append")))
+        lines += quotient(
             "PostgreSQL CPU per browser flow ÷ per push inside flow (target ≤ 3)",
-            ("append + load + ticket", cores["flow"]?.postgresHotPathMicros), ("append", hot("flow", "append"))
+            ("append + load + ticket ", cores["flow"]?.postgresHotPathMicros), ("append ", hot("flow", "append"))
         )
         return lines
+    }
+
+    /// A line `- what: top ÷ bottom µs = **ratio**` (each figure after its name, if any), when both were measured.
+    private func quotient(_ what: String, _ top: (name: String, micros: Int?), _ bottom: (name: String, micros: Int?)) -> [String] {
+        guard let a = top.micros, let b = bottom.micros, b > 0 else { return [] }
+        return ["- \(what): \(top.name)\(a) ÷ \(bottom.name)\(b) µs = **\(ratio(Double(a) / Double(b)))**"]
     }
 
     /// What a shell command prints, trimmed; `nil` when it prints nothing.
