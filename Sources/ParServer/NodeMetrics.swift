@@ -12,6 +12,10 @@ public struct NodeMetrics: Sendable {
     let redisPipelineBatch: ValueHistogram
     let expired: Counter
     let redisMapRefresh: Counter
+    let logIntegrated: Counter
+    let logCheckpoints: Counter
+    let logSize: Gauge
+    let logLag: Gauge
 
     private static let latencyBuckets: [Duration] = [
         .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
@@ -39,6 +43,19 @@ public struct NodeMetrics: Sendable {
             buckets: Self.batchBuckets
         )
         expired = registry.makeCounter(descriptor: Self.name("expired", unit: "total", help: "Requests this node's sweeper expired."))
+        logIntegrated = registry.makeCounter(
+            descriptor: Self.name("log_integrated", unit: "total", help: "Events this node gave a leaf index in the tamper-evident log.")
+        )
+        logCheckpoints = registry.makeCounter(
+            descriptor: Self.name("log_checkpoints", unit: "total", help: "Checkpoints of the tamper-evident log this node signed.")
+        )
+        logSize = registry.makeGauge(
+            descriptor: Self.name("log_size", unit: "leaves", help: "The log's size at this node's last integration.")
+        )
+        logLag = registry.makeGauge(
+            descriptor: Self.name(
+                "log_lag", unit: "seconds", help: "Age of the newest integrated event at this node's last integration (how far the log trails).")
+        )
         redisMapRefresh = registry.makeCounter(
             descriptor: Self.name("redis_map_refreshes", unit: "total", help: "Readings of the Redis Cluster's slot map.")
         )

@@ -19,6 +19,8 @@ public struct ParStoreNode: Sendable {
     public let redis: RedisPool?
     public let clients: ClientCache
     public let metrics: NodeMetrics
+    /// Integrates the tamper-evident log and signs its checkpoints; `nil` without a signing key.
+    public let logIntegrator: LogIntegrator?
     /// The requests, as the HTTP faces see them.
     public let requests: EventLogRequestStore
     /// Client authentication at the PAR endpoint, with its trusted proxies parsed once.
@@ -75,6 +77,11 @@ public struct ParStoreNode: Sendable {
             )
         }
         self.redis = redis
+        self.logIntegrator = try configuration.log.keyFile.map { file in
+            LogIntegrator(
+                configuration: .init(conninfo: configuration.stores.databaseURL, signer: try LogKeyFile.read(file), timeout: configuration.stores.databaseTimeout)
+            )
+        }
         self.requests = EventLogRequestStore(
             eventLog: eventLog,
             redis: redis.map(RedisRequestCache.init(pool:)),
@@ -132,6 +139,9 @@ public struct ParStoreNode: Sendable {
                 }
             }
         ).register(on: router)
+        LogEndpoint { [postgres] in
+            try await postgres.query(LogCheckpoints.latestNoteQuery).rows.first?.first ?? nil
+        }.register(on: router)
         return router
     }
 
@@ -181,6 +191,24 @@ public struct ParStoreNode: Sendable {
                     metrics.expired.increment(by: Int64(count))
                 }
             },
+        ] + logJobs
+    }
+
+    /// The log's integration, when the node has the signing key.
+    private var logJobs: [any Service] {
+        guard let integrator = logIntegrator else { return [] }
+        let metrics = metrics
+        let clock = clock
+        return [
+            PeriodicJob(name: "log", interval: configuration.log.checkpointInterval, logger: logger) {
+                let progress = try await integrator.run()
+                guard !progress.busy else { return }
+                metrics.logIntegrated.increment(by: Int64(progress.integrated))
+                if progress.signed != nil { metrics.logCheckpoints.increment() }
+                metrics.logSize.set(Double(progress.size))
+                let age = progress.lastAtMicroseconds.map { clock.secondsSince1970 - Double($0) / 1_000_000 } ?? 0
+                metrics.logLag.set(progress.integrated > 0 ? max(0, age) : 0)
+            }
         ]
     }
 

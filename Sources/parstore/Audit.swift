@@ -12,6 +12,12 @@ struct Audit: ParsableCommand {
             load, by the pushing client, before the deadline; at most one terminal event; consumption only by the \
             pushing client, before the deadline, and only through the ticket once loaded; expiry only after the \
             deadline; and a terminal event for every request whose deadline passed more than --settle seconds ago.
+
+            With --verify-log it first recomputes the tamper-evident log's Merkle tree from the events and checks \
+            it against the stored tree, every stored checkpoint (signature and root) and the checkpoints given \
+            with --checkpoint (signed notes an auditor kept, e.g. from GET /log/checkpoint): any event changed, \
+            deleted, inserted or reordered since it was integrated is named by its leaf index, and a kept \
+            checkpoint the log no longer extends (a truncation, a restore from an older backup) is reported.
             """
     )
 
@@ -21,9 +27,33 @@ struct Audit: ParsableCommand {
     @Option(help: "Seconds past a deadline before a missing terminal event is a violation (expiry grace + sweep interval).")
     var settle: Double = 60
     @Flag(help: "Print the report as JSON.") var json = false
+    @Flag(help: "Verify the tamper-evident log before the replay.") var verifyLog = false
+    @Option(help: "A checkpoint (signed note file) kept outside the database; repeatable. Implies --verify-log.")
+    var checkpoint: [String] = []
+    @Option(help: "The log's verifier key (<name>+<key ID>+<base64>, from `parstore log public-key`); else derived from the signing key.")
+    var logPublicKey: String?
+    @OptionGroup var key: LogKeyOptions
 
     func run() throws {
-        let reader = AuditReader(connection: try PGConnection(database.resolved(), applicationName: "parstore-audit"))
+        let url = try database.resolved()
+        var logVerifies = true
+        if verifyLog || !checkpoint.isEmpty {
+            let verifier: NoteVerifier
+            if let logPublicKey {
+                guard let parsed = NoteVerifier(encoded: logPublicKey) else { throw ValidationError("--log-public-key is not a note verifier key") }
+                verifier = parsed
+            } else {
+                verifier = try key.signer().verifier
+            }
+            let kept = try checkpoint.map { path in
+                guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+                return (name: path, note: String(decoding: data, as: UTF8.self))
+            }
+            let report = try LogReader(connection: try PGConnection(url, applicationName: "parstore-audit")).verify(kept: kept, verifier: verifier)
+            print(Audit.text(report))
+            logVerifies = report.verifies
+        }
+        let reader = AuditReader(connection: try PGConnection(url, applicationName: "parstore-audit"))
         var auditor = Auditor(settle: .milliseconds(Int64(settle * 1000)), now: try reader.now())
         try reader.replay(since: since, until: until, into: &auditor)
         let report = auditor.report()
@@ -34,7 +64,20 @@ struct Audit: ParsableCommand {
         } else {
             print(Audit.text(report))
         }
-        if !report.violations.isEmpty { throw ExitCode(1) }
+        if !report.violations.isEmpty || !logVerifies { throw ExitCode(1) }
+    }
+
+    static func text(_ report: LogVerification) -> String {
+        var lines = [
+            "log: \(report.leaves) leaves recomputed from the events (\(report.claimedSize) integrated); \(report.storedCheckpoints) stored and \(report.keptCheckpoints) kept checkpoints checked"
+        ]
+        if report.verifies {
+            lines.append("LOG OK: every integrated event is unchanged and every checkpoint verifies.")
+        } else {
+            lines.append("LOG TAMPERED: \(report.problems.count) problems")
+            lines += report.problems.map { "  " + $0 }
+        }
+        return lines.joined(separator: "\n")
     }
 
     static func text(_ report: AuditReport) -> String {

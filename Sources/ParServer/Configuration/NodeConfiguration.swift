@@ -115,8 +115,20 @@ public struct NodeConfiguration: Sendable {
         public init(apiKey: String) { self.apiKey = apiKey }
     }
 
+    /// The tamper-evident log: who integrates it and signs its checkpoints.
+    public struct Log: Sendable {
+        /// The file of the Ed25519 key that signs checkpoints (signed-note format, `parstore log generate-key`);
+        /// `nil`: the node neither integrates nor signs (other nodes may), and still serves the latest checkpoint.
+        public var keyFile: String?
+        /// How often the node integrates new events and signs a checkpoint when the log grew.
+        public var checkpointInterval: Duration = .seconds(1)
+
+        public init() {}
+    }
+
     public var listener = Listener()
     public var oauth = OAuth()
+    public var log = Log()
     public var lifetimes = Lifetimes()
     public var limits = Limits()
     public var stores: Stores
@@ -192,6 +204,9 @@ public struct NodeConfiguration: Sendable {
         }
         guard stores.batchWindow >= .zero, stores.batchWindow <= .milliseconds(100) else {
             throw ConfigurationError("PARSTORE_BATCH_WINDOW must be between 0 and 100 milliseconds")
+        }
+        guard log.checkpointInterval >= .milliseconds(100), log.checkpointInterval <= .seconds(60) else {
+            throw ConfigurationError("PARSTORE_CHECKPOINT_INTERVAL must be between 0.1 and 60 seconds")
         }
         guard limits.unauthenticatedRate >= 1 else { throw ConfigurationError("PARSTORE_UNAUTHENTICATED_RATE must be at least 1") }
         let connections = listener.connectionLimits

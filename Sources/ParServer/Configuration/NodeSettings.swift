@@ -190,6 +190,20 @@ public enum NodeSettings {
         default: "none", apply: NodeSetting.list(\.security.trustedProxies)
     )
 
+    // MARK: The tamper-evident log
+
+    public static let logKeyFile = NodeSetting(
+        "logKeyFile", flag: "log-key-file", .log,
+        "File holding the Ed25519 key that signs the log's checkpoints (`PRIVATE+KEY+…`, made by `parstore log generate-key`; every node that has it integrates, one at a time). Unset: the node does not integrate nor sign, and still serves `/log/checkpoint`.",
+        default: "generated under the data folder with the embedded servers, else none", apply: NodeSetting.optionalText(\.log.keyFile)
+    )
+
+    public static let checkpointInterval = NodeSetting(
+        "checkpointInterval", flag: "checkpoint-interval", .log,
+        "Seconds between integrations; each signs a checkpoint when the log grew; 0.1–60.",
+        default: "`1`", apply: NodeSetting.seconds(\.log.checkpointInterval)
+    )
+
     // MARK: The process
 
     public static let dataDir = NodeSetting(
@@ -237,6 +251,8 @@ public enum NodeSettings {
         apiKey,
         clientCertificateHeader,
         trustedProxies,
+        logKeyFile,
+        checkpointInterval,
         dataDir,
         migrations,
         logLevel,
