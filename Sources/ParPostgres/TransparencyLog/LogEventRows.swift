@@ -3,27 +3,57 @@ import ParCore
 
 /// Reads events as leaves, in log order: the one place where a `par_events` row becomes its canonical leaf.
 enum LogEventRows {
-    /// The columns every statement below selects, in the order ``leaf(from:)`` reads them.
-    static let columns = """
-        e.xid::text, e.seq, e.kind, e.slot, e.day - date '1970-01-01', encode(e.request_id, 'hex'), e.client_id,
-        (extract(epoch FROM e.at) * 1000000)::bigint, (extract(epoch FROM e.deadline) * 1000000)::bigint, e.node_id,
-        encode(e.binding_hash, 'hex'), encode(e.ticket_hash, 'hex'), encode(e.attempt_hash, 'hex'),
-        encode(sha256(convert_to(e.payload::text, 'UTF8')), 'hex')
-        """
-
-    /// The events after `$3, $4` (an xid and a seq) up to `$5, $6` inclusive, in log order, at most `$7`. `$1` and
-    /// `$2` repeat the two xids as bigints for the BRIN range.
-    static let between = """
-        SELECT \(columns)
+    /// The events of a delta after one position up to another (inclusive), in (xid, seq) order. The xid bounds
+    /// repeat the snapshots' as bigints for the BRIN range.
+    static let inDelta = """
+        SELECT e.xid::text, e.seq, e.kind, e.slot, e.day - date '1970-01-01', encode(e.request_id, 'hex'), e.client_id,
+               (extract(epoch FROM e.at) * 1000000)::bigint, (extract(epoch FROM e.deadline) * 1000000)::bigint, e.node_id,
+               encode(e.binding_hash, 'hex'), encode(e.ticket_hash, 'hex'), encode(e.attempt_hash, 'hex'),
+               encode(sha256(convert_to(e.payload::text, 'UTF8')), 'hex')
         FROM par_events e
-        WHERE (e.xid::text)::bigint >= $1::bigint AND (e.xid::text)::bigint <= $2::bigint
-          AND (e.xid, e.seq) > ($3::xid8, $4::bigint) AND (e.xid, e.seq) <= ($5::xid8, $6::bigint)
+        WHERE (e.xid::text)::bigint >= $3::bigint AND (e.xid::text)::bigint < $4::bigint
+          AND pg_visible_in_snapshot(e.xid, $2::pg_snapshot) AND NOT pg_visible_in_snapshot(e.xid, $1::pg_snapshot)
+          AND (e.xid, e.seq) > ($5::xid8, $6::bigint) AND (e.xid, e.seq) <= ($7::xid8, $8::bigint)
         ORDER BY e.xid, e.seq
-        LIMIT $7
+        LIMIT $9
         """
 
-    static func parameters(after start: LogPosition, through end: LogPosition, limit: Int) -> [String?] {
-        [String(start.xid), String(end.xid), String(start.xid), String(start.seq), String(end.xid), String(end.seq), String(limit)]
+    static func parameters(_ delta: LogDelta, after start: LogPosition, through end: LogPosition, limit: Int) -> [String?] {
+        [
+            delta.done.description, delta.target.description, String(delta.done.xmin), String(delta.target.xmax),
+            String(start.xid), String(start.seq), String(end.xid), String(end.seq), String(limit),
+        ]
+    }
+
+    /// Calls `body` with every event of `delta` after `after` up to `through`, at most `limit`, a page at a time;
+    /// returns how many.
+    @available(*, noasync, message: "blocking: call from a thread of its own")
+    static func read(
+        _ delta: LogDelta,
+        after: LogPosition,
+        through: LogPosition = .end,
+        limit: Int = .max,
+        pageSize: Int = 10_000,
+        on connection: PGConnection,
+        deadline: @autoclosure () -> ContinuousClock.Instant? = nil,
+        _ body: (LogPosition, LogLeaf) throws -> Void
+    ) throws -> Int {
+        var cursor = after
+        var count = 0
+        while count < limit {
+            let page = min(pageSize, limit - count)
+            let rows = try connection.execute(inDelta, parameters(delta, after: cursor, through: through, limit: page), deadline: deadline()).rows
+            for row in rows {
+                guard let (position, leaf) = leaf(from: row) else {
+                    throw LogError.undecodableEvent(xid: row.first ?? nil, seq: row.count > 1 ? row[1] : nil)
+                }
+                try body(position, leaf)
+                cursor = position
+            }
+            count += rows.count
+            if rows.count < page { break }
+        }
+        return count
     }
 
     /// A row's position and leaf; `nil` for a row no leaf can describe (a NULL where the schema forbids one).

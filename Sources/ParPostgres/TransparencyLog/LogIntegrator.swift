@@ -5,10 +5,11 @@ import Synchronization
 /// Gives committed events their leaf indices and signs checkpoints (ARCHITECTURE §4, "Tamper evidence").
 ///
 /// Every node may run one; an advisory lock lets one at a time work, and any other takes over when it stops. Each
-/// run integrates, in short transactions of at most ``Configuration/batchLimit`` events, the events of the
-/// transactions that ended since the last run — those below `pg_snapshot_xmin`, in (xid, seq) order — then, once
-/// that is committed (and so held by a synchronous standby where there is one), checks that the tree extends the
-/// last signed checkpoint and signs the next. It has its own connection: it never waits behind the request path,
+/// run takes a snapshot and integrates, in short transactions of at most ``Configuration/batchLimit`` events, the
+/// events visible in it but not in the previous one (their transactions committed in between), in (xid, seq) order;
+/// a transaction still open is in the snapshot's in-progress list and its events come in a later run, with later
+/// indices. Then, once that is committed (and so held by a synchronous standby where there is one), it checks that
+/// the tree extends the last signed checkpoint and signs the next. It has its own connection: it never waits behind the request path,
 /// nor the request path behind it.
 public final class LogIntegrator: Sendable {
     public struct Configuration: Sendable {
@@ -104,99 +105,83 @@ public final class LogIntegrator: Sendable {
 
     private var deadline: ContinuousClock.Instant { .now + configuration.timeout }
 
-    /// One transaction: the next events below the horizon become leaves. `nil` when another node holds the log.
+    /// One transaction: the next events of the delta become leaves. `nil` when another node holds the log.
     @available(*, noasync, message: "blocking: call from a thread of its own")
     private func integrate(on connection: PGConnection, pause: (@Sendable () throws -> Void)?) throws -> (integrated: Int, state: LogState)? {
-        try connection.executeScript("BEGIN", deadline: deadline)
-        do {
-            guard try locked(on: connection) else {
-                try connection.executeScript("ROLLBACK", deadline: deadline)
-                return nil
-            }
+        try holdingTheLog(on: connection) {
             var state = try LogState.read(on: connection, forUpdate: true, deadline: deadline)
-            // Every transaction below the horizon has ended: its events are all visible to the next statement,
-            // and none can appear later.
-            let horizonRows = try connection.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text", deadline: deadline).rows
-            guard let horizon = horizonRows.first?.first.flatMap({ $0 }).flatMap({ UInt64($0) }), horizon > 0 else {
-                throw LogError.corruptState
+            if state.target == nil {
+                // Every event visible now is committed; the next statements see them all, and the events of the
+                // transactions still open now come in a later delta.
+                let text = try connection.execute("SELECT pg_current_snapshot()::text", deadline: deadline).rows.first?.first ?? nil
+                guard let snapshot = text.flatMap(LogSnapshot.init) else { throw LogError.corruptState }
+                state.target = snapshot
+                state.last = .start
             }
-            let rows = try connection.execute(
-                LogEventRows.between,
-                LogEventRows.parameters(after: state.last, through: LogPosition(xid: horizon - 1, seq: .max), limit: configuration.batchLimit),
-                deadline: deadline
-            ).rows
-            guard !rows.isEmpty else {
-                try connection.executeScript("COMMIT", deadline: deadline)
-                return (0, state)
-            }
+            let delta = LogDelta(done: state.done, target: state.target!)
+            let after = state.last
             let firstIndex = state.size
-            var first: LogPosition? = nil
             var nodes: [CompactRange.Node] = []
-            nodes.reserveCapacity(rows.count * 2)
-            for row in rows {
-                guard let (position, leaf) = LogEventRows.leaf(from: row) else {
-                    throw LogError.undecodableEvent(xid: row.first ?? nil, seq: row.count > 1 ? row[1] : nil)
-                }
-                if first == nil { first = position }
+            let count = try LogEventRows.read(delta, after: after, limit: configuration.batchLimit, on: connection, deadline: deadline) {
+                position, leaf in
                 state.range.append(leaf.hash) { nodes.append($0) }
                 state.last = position
                 state.lastAtMicroseconds = max(state.lastAtMicroseconds ?? .min, leaf.atMicroseconds)
             }
-            try LogTiles.append(nodes, on: connection)
-            try pause?()
-            try connection.execute(
-                """
-                UPDATE parstore_log_state
-                SET size = $1, last_xid = $2::xid8, last_seq = $3, range = decode($4, 'hex'),
-                    last_at = to_timestamp($5::double precision / 1000000), integrated_at = now()
-                WHERE id = 1
-                """,
-                [
-                    String(state.size), String(state.last.xid), String(state.last.seq),
-                    Secret.hex(state.range.hashes.flatMap(\.bytes)), state.lastAtMicroseconds.map { String($0) },
-                ],
-                deadline: deadline
-            )
-            try connection.execute(
-                """
-                INSERT INTO parstore_log_batches (first_index, size, first_xid, first_seq, last_xid, last_seq)
-                VALUES ($1, $2, $3::xid8, $4, $5::xid8, $6)
-                """,
-                [
-                    String(firstIndex), String(rows.count), String(first!.xid), String(first!.seq),
-                    String(state.last.xid), String(state.last.seq),
-                ],
-                deadline: deadline
-            )
+            if count > 0 {
+                try LogTiles.append(nodes, on: connection)
+                try pause?()
+                try connection.execute(
+                    """
+                    INSERT INTO parstore_log_batches (first_index, size, done_snapshot, target_snapshot, after_xid, after_seq, last_xid, last_seq)
+                    VALUES ($1, $2, $3::pg_snapshot, $4::pg_snapshot, $5::xid8, $6, $7::xid8, $8)
+                    """,
+                    [
+                        String(firstIndex), String(count), delta.done.description, delta.target.description,
+                        String(after.xid), String(after.seq), String(state.last.xid), String(state.last.seq),
+                    ],
+                    deadline: deadline
+                )
+            }
+            if count < configuration.batchLimit {
+                // The delta is whole: its snapshot is done.
+                state.done = delta.target
+                state.target = nil
+                state.last = .start
+            }
+            try state.write(on: connection, deadline: deadline)
+            return (count, state)
+        }
+    }
+
+    /// Runs `body` in a transaction while holding the log's advisory lock; `nil` when another session holds it.
+    /// The lock is the session's, taken before the transaction starts, so the transaction sees what the last
+    /// holder committed; a session that dies releases it.
+    @available(*, noasync, message: "blocking: call from a thread of its own")
+    private func holdingTheLog<T>(on connection: PGConnection, _ body: () throws -> T) throws -> T? {
+        guard try connection.execute("SELECT pg_try_advisory_lock(\(Self.lockKey))", deadline: deadline).rows.first?.first == "t" else {
+            return nil
+        }
+        defer { _ = try? connection.execute("SELECT pg_advisory_unlock(\(Self.lockKey))", deadline: deadline) }
+        try connection.executeScript("BEGIN", deadline: deadline)
+        do {
+            let result = try body()
             try connection.executeScript("COMMIT", deadline: deadline)
-            return (rows.count, state)
+            return result
         } catch {
             _ = try? connection.executeScript("ROLLBACK", deadline: deadline)
             throw error
         }
     }
 
-    @available(*, noasync, message: "blocking: call from a thread of its own")
-    private func locked(on connection: PGConnection) throws -> Bool {
-        try connection.execute("SELECT pg_try_advisory_xact_lock(\(Self.lockKey))", deadline: deadline).rows.first?.first == "t"
-    }
-
     /// Signs the committed tree if it grew since the last checkpoint, after proving it extends that checkpoint.
     /// `nil` when another node holds the log.
     @available(*, noasync, message: "blocking: call from a thread of its own")
     private func sign(on connection: PGConnection) throws -> (checkpoint: Checkpoint?, size: UInt64)? {
-        try connection.executeScript("BEGIN", deadline: deadline)
-        do {
-            guard try locked(on: connection) else {
-                try connection.executeScript("ROLLBACK", deadline: deadline)
-                return nil
-            }
+        try holdingTheLog(on: connection) {
             let state = try LogState.read(on: connection, deadline: deadline)
             let latest = try LogCheckpoints.latest(on: connection, deadline: deadline)
-            guard state.size > 0, state.size > latest?.checkpoint.size ?? 0 else {
-                try connection.executeScript("COMMIT", deadline: deadline)
-                return (nil, state.size)
-            }
+            guard state.size > 0, state.size > latest?.checkpoint.size ?? 0 else { return (nil, state.size) }
             let checkpoint = Checkpoint(origin: configuration.signer.name, size: state.size, root: state.range.root)
             if let latest {
                 let tiles = LogTiles(connection: connection)
@@ -210,11 +195,7 @@ public final class LogIntegrator: Sendable {
             }
             let note = try configuration.signer.sign(checkpoint.body)
             try LogCheckpoints.insert(checkpoint, note: note, lastAtMicroseconds: state.lastAtMicroseconds, on: connection, deadline: deadline)
-            try connection.executeScript("COMMIT", deadline: deadline)
             return (checkpoint, state.size)
-        } catch {
-            _ = try? connection.executeScript("ROLLBACK", deadline: deadline)
-            throw error
         }
     }
 }

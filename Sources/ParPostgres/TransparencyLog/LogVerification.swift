@@ -66,30 +66,40 @@ extension LogReader {
             report.keptCheckpoints += 1
         }
 
-        // The events, batch by batch: each batch's range runs from the previous batch's last event, so that an
-        // event slipped in between two batches is read too.
+        // The events, delta by delta: each delta is read whole (not only the ranges its batches recorded), so an
+        // event slipped in anywhere is read too.
         let tiles = LogTiles(connection: connection)
         var range = CompactRange()
-        var after = LogPosition.start
-        func check(_ position: LogPosition, _ leaf: LogLeaf) throws {
-            let hash = leaf.hash
-            let index = range.size
-            if report.firstDifference == nil, (try? tiles.node(level: 0, index: index)) != hash {
-                report.firstDifference = .init(index: index, position: position, kind: leaf.kind)
-            }
-            range.append(hash)
-            for (label, root) in expected[range.size] ?? [] where root != range.root {
-                report.problems.append("\(label): the events give another root at size \(range.size)")
-            }
-        }
+        var deltas: [(delta: LogDelta, firstIndex: UInt64, size: Int)] = []
         for batch in try batches(from: 0) {
-            if batch.firstIndex != range.size {
-                report.problems.append("integration batch at \(batch.firstIndex) follows leaf \(range.size)")
+            if let last = deltas.last, last.delta == batch.delta {
+                deltas[deltas.count - 1].size += batch.size
+            } else {
+                deltas.append((batch.delta, batch.firstIndex, batch.size))
             }
-            try events(after: after, through: batch.last, check)
-            after = max(after, batch.last)
         }
-        if after != state.last { try events(after: after, through: max(after, state.last), check) }
+        for (delta, firstIndex, size) in deltas {
+            if firstIndex != range.size {
+                report.problems.append("integrated leaves \(firstIndex)… follow leaf \(range.size)")
+            }
+            let start = range.size
+            // The delta being integrated is read as far as it was integrated.
+            let through = state.target.map { LogDelta(done: state.done, target: $0) } == delta ? state.last : .end
+            _ = try LogEventRows.read(delta, after: .start, through: through, pageSize: pageSize, on: connection) { position, leaf in
+                let hash = leaf.hash
+                let index = range.size
+                if report.firstDifference == nil, (try? tiles.node(level: 0, index: index)) != hash {
+                    report.firstDifference = .init(index: index, position: position, kind: leaf.kind)
+                }
+                range.append(hash)
+                for (label, root) in expected[range.size] ?? [] where root != range.root {
+                    report.problems.append("\(label): the events give another root at size \(range.size)")
+                }
+            }
+            if range.size - start != UInt64(size) && report.firstDifference == nil {
+                report.firstDifference = .init(index: start + min(range.size - start, UInt64(size)))
+            }
+        }
         report.leaves = range.size
 
         if range.size != state.size {
