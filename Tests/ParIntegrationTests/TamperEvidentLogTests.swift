@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import ParCore
 import ParEmbedded
 import ParPostgres
@@ -194,6 +195,23 @@ import Testing
         #expect(leaves.map(\.index) == Array(0..<40))
         #expect(Set(leaves.map(\.requestID)).count == 40)
         #expect(try await log.audit().status == 0)
+    }
+
+    @Test("a node refuses to start with a key file it cannot read or that holds no note key")
+    func aBadKeyFileIsRefused() async throws {
+        let folder = NSTemporaryDirectory() + "parstore-log-key-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try "PRIVATE+KEY+x+00000000+AAAA\n".write(toFile: folder + "/bad.key", atomically: true, encoding: .utf8)
+        for file in [folder + "/missing.key", folder + "/bad.key"] {
+            var configuration = TestNodes.configuration(databaseURL: "postgresql://127.0.0.1:1/none", redisURL: nil)
+            configuration.log.keyFile = file
+            #expect(throws: ConfigurationError.self) { _ = try ParStoreNode(configuration: configuration, logger: Logger(label: "test")) }
+        }
+        // An existing key file is never replaced.
+        let signer = try #require(NoteSigner(generatingFor: "parstore.test/keys"))
+        try LogKeyFile.create(folder + "/good.key", signer: signer)
+        #expect(throws: ConfigurationError.self) { try LogKeyFile.create(folder + "/good.key", signer: signer) }
+        #expect(try LogKeyFile.read(folder + "/good.key").verifier.encoded == signer.verifier.encoded)
     }
 
     @Test("an independent verifier (Python) checks the served checkpoint's signature, the exported leaves and a proof")
