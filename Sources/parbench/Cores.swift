@@ -18,6 +18,17 @@ struct CoreSplit: Codable, Sendable {
     var redisMicrosPerIteration: Int?
     /// PostgreSQL CPU per iteration of each hot-path backend (``hotPathRoles``), when the samples have them.
     var postgresHotPathMicrosPerIteration: [String: Int]?
+    /// How far the tamper-evident log trailed during the window, when the samples have it.
+    var logLag: LogLag?
+
+    /// Events committed but not yet in a signed checkpoint, and the age of the newest event the latest checkpoint
+    /// covers, over the window's samples.
+    struct LogLag: Codable, Sendable {
+        var medianEvents: Int
+        var maxEvents: Int
+        var medianSeconds: Double
+        var maxSeconds: Double
+    }
 
     /// PostgreSQL CPU per iteration of every hot-path backend together.
     var postgresHotPathMicros: Int? { postgresHotPathMicrosPerIteration.map { $0.values.reduce(0, +) } }
@@ -45,6 +56,15 @@ struct CoreSplit: Codable, Sendable {
                 perIteration(cores(6 + index)).map { (Self.hotPathRoles[index], $0) }
             })
         }
+        let lagged = window.filter { $0.count >= 12 }
+        if !lagged.isEmpty {
+            let events = lagged.map { $0[10] }.sorted()
+            let seconds = lagged.map { $0[11] }.sorted()
+            logLag = LogLag(
+                medianEvents: Int(events[events.count / 2]), maxEvents: Int(events.last!),
+                medianSeconds: (seconds[seconds.count / 2] * 10).rounded() / 10, maxSeconds: (seconds.last! * 10).rounded() / 10
+            )
+        }
     }
 
     var summary: String {
@@ -54,6 +74,7 @@ struct CoreSplit: Codable, Sendable {
             + (postgresHotPathMicrosPerIteration.map { split in
                 ", postgres hot path " + Self.hotPathRoles.map { "\($0) \(split[$0] ?? 0)" }.joined(separator: " ")
             } ?? "")
+            + (logLag.map { ", log behind: median \($0.medianEvents) events / \($0.medianSeconds) s, max \($0.maxEvents) / \($0.maxSeconds) s" } ?? "")
     }
 }
 

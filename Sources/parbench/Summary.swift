@@ -23,7 +23,7 @@ struct Summary: ParsableCommand {
 
     /// Every scenario, in the report's order.
     static let labels = [
-        "ceiling-http", "push", "push-2", "push-open", "redeem", "flow-backend", "flow", "hostile", "cluster-push", "cluster-push-2",
+        "ceiling-http", "push", "push-2", "push-log-off", "push-log-off-2", "push-3", "push-open", "redeem", "flow-backend", "flow", "hostile", "cluster-push", "cluster-push-2",
         "cluster-redeem", "cluster-flow-backend", "sync-push", "sync-flow-backend", "lb3-push", "lb3-push-open", "lb3-flow-backend",
         "lb3-flow", "lb3-hostile",
     ]
@@ -122,6 +122,7 @@ struct BenchReport {
             )
         }
         lines += lifecycleSection
+        lines += logSection
         lines += ["", "## PostgreSQL's work per event, the node count and synchronous replication", ""]
         let comparisons = [
             ("PostgreSQL CPU per push, three nodes behind HAProxy ÷ one node, both offered the same rate (open loop; target ≤ 1.5)", "push-open", "lb3-push-open"),
@@ -224,6 +225,37 @@ struct BenchReport {
             "PostgreSQL CPU per browser flow ÷ per push inside flow (target ≤ 3)",
             ("append + load + ticket ", cores["flow"]?.postgresHotPathMicros), ("append ", hot("flow", "append"))
         )
+        return lines
+    }
+
+    /// The tamper-evident log's integration: push with it on against off, and how far it trailed.
+    private var logSection: [String] {
+        let on = throughput("push-2") + throughput("push-3")
+        let off = throughput("push-log-off") + throughput("push-log-off-2")
+        var lines = [
+            "", "## The tamper-evident log's integration",
+            "The node integrates the log and signs a checkpoint every second (`PARSTORE_LOG_KEY_FILE`), as in production. Push ran "
+                + "with it on (push-2), off (the same node restarted without the key, twice), and on again once the log had caught up "
+                + "(push-3).",
+            "",
+            "- push with integration on ÷ off (target ≥ 0.9): \(whole(on / 2))/s against \(whole(off / 2))/s = **\(ratio(on / off))** "
+                + "(pairs \(ratio(throughput("push-2") / throughput("push-log-off"))) and \(ratio(throughput("push-3") / throughput("push-log-off-2"))))",
+            "- node CPU per push on/off: \(optional(cores["push-2"]?.nodeMicrosPerIteration)), \(optional(cores["push-3"]?.nodeMicrosPerIteration)) "
+                + "/ \(optional(cores["push-log-off"]?.nodeMicrosPerIteration)), \(optional(cores["push-log-off-2"]?.nodeMicrosPerIteration)) µs; "
+                + "PostgreSQL \(optional(postgresPerIteration("push-2"))), \(optional(postgresPerIteration("push-3"))) "
+                + "/ \(optional(postgresPerIteration("push-log-off"))), \(optional(postgresPerIteration("push-log-off-2"))) µs",
+            "",
+            "How far the log trailed, sampled each second: events committed but not in a signed checkpoint (PostgreSQL's insert "
+                + "count, itself up to a second late, less the checkpoint's size), and the age of the newest event the latest "
+                + "checkpoint covers.",
+            "",
+            "| run | events behind, median | max | seconds behind, median | max |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for label in ["push", "push-2", "push-3", "flow", "lb3-push", "lb3-flow"] {
+            guard let lag = cores[label]?.logLag else { continue }
+            lines.append("| \(label) | \(lag.medianEvents) | \(lag.maxEvents) | \(lag.medianSeconds) | \(lag.maxSeconds) |")
+        }
         return lines
     }
 

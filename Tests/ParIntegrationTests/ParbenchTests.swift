@@ -45,12 +45,13 @@ import Testing
         // `parbench cores`: the CPU split over the measured window only, from bench/run's one-line-a-second samples.
         let from = try #require(report["measuredFrom"] as? Double)
         let samples = [
-            // time, then ticks: nodes, PostgreSQL, Redis, HAProxy, parbench, and PostgreSQL's append, arbiter, load, ticket
-            "\(from - 5) 0 0 0 0 0 0 0 0 0",  // before the window (a pool pushed first): left out
-            "\(from + 0.2) 100 100 100 0 100 10 40 0 0",
-            "\(from + 1.2) 200 150 120 0 130 30 80 0 0",
-            "\(from + 2.2) 300 200 140 0 0 50 120 0 0",  // parbench ended (its ticks read 0): its last reading counts
-            "\(from + 60) 900 900 900 0 900 900 900 0 0",  // after it (the re-check of redemptions): left out
+            // time, then ticks: nodes, PostgreSQL, Redis, HAProxy, parbench, and PostgreSQL's append, arbiter, load, ticket;
+            // then the log's lag: events outside a checkpoint, seconds behind
+            "\(from - 5) 0 0 0 0 0 0 0 0 0 9000 9",  // before the window (a pool pushed first): left out
+            "\(from + 0.2) 100 100 100 0 100 10 40 0 0 120 0.8",
+            "\(from + 1.2) 200 150 120 0 130 30 80 0 0 40 0.5",
+            "\(from + 2.2) 300 200 140 0 0 50 120 0 0 2000 3.2",  // past the 1.5 s window; parbench ended (its ticks read 0): its last reading counts
+            "\(from + 60) 900 900 900 0 900 900 900 0 0 9000 9",  // after it (the re-check of redemptions): left out
         ]
         try samples.joined(separator: "\n").write(toFile: out + "/hostile.cpu", atomically: true, encoding: .utf8)
         let cores = try await Command.run(
@@ -67,6 +68,10 @@ import Testing
         #expect(split["nodeMicrosPerIteration"] as? Int == Int((1e6 / throughput).rounded()), "one core's second over the iterations")
         let hotPath = try #require(split["postgresHotPathMicrosPerIteration"] as? [String: Int])
         #expect(hotPath == ["append": Int((0.2e6 / throughput).rounded()), "arbiter": Int((0.4e6 / throughput).rounded()), "load": 0, "ticket": 0])
+        let lag = try #require(split["logLag"] as? [String: Any])
+        // Over the window's samples only (the 1.5 s run has two).
+        #expect(lag["medianEvents"] as? Int == 120 && lag["maxEvents"] as? Int == 120)
+        #expect(lag["medianSeconds"] as? Double == 0.8 && lag["maxSeconds"] as? Double == 0.8)
 
         // Open loop offered far more than one connection can carry: the report says the latency includes parbench's
         // own backlog (what an earlier report took for a 2.7 s stall of the server).
