@@ -9,9 +9,28 @@
 
 -- The integrator reads the events of the transactions that committed since its last run: a BRIN range over the xid
 -- (xid8 has no BRIN operator class; its text is its 64-bit value). Events are appended in xid order within a few
--- milliseconds, so each block range holds a narrow band of xids; autosummarize keeps the ranges behind the
--- insertion point summarized, so a run reads the newest ranges only.
-CREATE INDEX par_events_xid ON par_events USING brin (((xid::text)::bigint)) WITH (pages_per_range = 32, autosummarize = on);
+-- milliseconds, so each block range holds a narrow band of xids.
+CREATE INDEX par_events_xid ON par_events USING brin (((xid::text)::bigint)) WITH (pages_per_range = 32);
+
+-- A BRIN scan reads every block range not yet summarized. The integrator summarizes the new ranges itself before
+-- each run, on its own connection (autosummarize would queue one request per range to autovacuum, whose queue
+-- overflows under load and drops them, leaving the newest ranges to be read in full at every run). A partition
+-- whose lock is taken (by VACUUM or ANALYZE) is left for the next run.
+CREATE FUNCTION parstore_log_summarize() RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public SET lock_timeout = '100ms' AS $$
+DECLARE
+    partition_index regclass;
+    summarized integer := 0;
+BEGIN
+    FOR partition_index IN SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = 'par_events_xid'::regclass LOOP
+        BEGIN
+            summarized := summarized + brin_summarize_new_values(partition_index);
+        EXCEPTION WHEN lock_not_available THEN
+            NULL;
+        END;
+    END LOOP;
+    RETURN summarized;
+END $$;
 
 -- Where integration stands: `size` leaves; every event visible in `done_snapshot` is integrated; while
 -- `target_snapshot` is set, its delta is being integrated and (last_xid, last_seq) is the last event taken from

@@ -202,8 +202,8 @@ public struct ParStoreNode: Sendable {
         return [
             PeriodicJob(name: "log", interval: configuration.log.checkpointInterval, logger: logger) {
                 let progress = try await integrator.run()
-                guard !progress.busy else { return }
                 metrics.logIntegrated.increment(by: Int64(progress.integrated))
+                guard !progress.busy else { return }
                 if progress.signed != nil { metrics.logCheckpoints.increment() }
                 metrics.logSize.set(Double(progress.size))
                 let age = progress.lastAtMicroseconds.map { clock.secondsSince1970 - Double($0) / 1_000_000 } ?? 0

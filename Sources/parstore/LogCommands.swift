@@ -20,10 +20,16 @@ struct LogCommand: ParsableCommand {
         )
         @Option(help: "The key's name, the checkpoints' origin.") var name: String
         @Option(help: "The file to write (created with mode 0600; an existing file is never overwritten).") var output: String
+        @Flag(help: "When the file already holds a key, keep it (and print its verifier key) instead of failing.")
+        var keepExisting = false
 
         func run() throws {
             guard let signer = NoteSigner(generatingFor: name) else { throw ValidationError("a key name is non-empty, without spaces or '+'") }
             do {
+                if keepExisting, FileManager.default.fileExists(atPath: output) {
+                    print(try LogKeyFile.read(output).verifier.encoded)
+                    return
+                }
                 try LogKeyFile.create(output, signer: signer)
             } catch {
                 throw ValidationError(error.description)
@@ -55,12 +61,21 @@ struct LogCommand: ParsableCommand {
                 """
         )
         @OptionGroup var database: DatabaseOptions
-        @Option(help: "The request_uri (urn:ietf:params:oauth:request_uri:…).") var requestURI: String
+        @Option(help: "The request_uri (urn:ietf:params:oauth:request_uri:…).") var requestURI: String?
+        @Option(help: "Or the request's id, as logs and exports name it: SHA-256 of its reference, in hex.") var requestID: String?
         @Option(help: "Prove against this kept checkpoint (a signed note file) instead of the latest.") var checkpoint: String?
 
         func run() throws {
-            guard let request = RequestReference(requestURI: requestURI) else {
-                throw ValidationError("--request-uri is not a request_uri ParStore issued")
+            let request: LogReader.Request
+            switch (requestURI, requestID) {
+            case (let uri?, nil):
+                guard let reference = RequestReference(requestURI: uri) else { throw ValidationError("--request-uri is not a request_uri ParStore issued") }
+                request = .reference(reference)
+            case (nil, let id?):
+                guard let bytes = Secret.bytes(fromHex: id), bytes.count == 32 else { throw ValidationError("--request-id is 64 hexadecimal digits") }
+                request = .id(bytes)
+            default:
+                throw ValidationError("give --request-uri or --request-id")
             }
             let reader = LogReader(connection: try PGConnection(database.resolved(), applicationName: "parstore-log-prove"))
             let note: String

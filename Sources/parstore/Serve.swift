@@ -237,6 +237,11 @@ struct Embedded: Sendable {
               curl -s \(base)/v1/redeem -H 'Authorization: Bearer \(configuration.security.apiKey)' \\
                 -H 'Content-Type: application/json' -d '{"ticket":"<ticket>"}'
 
+            5. Every event is a leaf of the tamper-evident log; its latest signed checkpoint, and the key that verifies it:
+
+              curl -s \(base)/log/checkpoint
+              parstore log public-key --log-key-file \(configuration.log.keyFile ?? "<key file>")
+
             Ctrl-C stops the node and the servers it started.
 
             """

@@ -207,11 +207,17 @@ import Testing
             configuration.log.keyFile = file
             #expect(throws: ConfigurationError.self) { _ = try ParStoreNode(configuration: configuration, logger: Logger(label: "test")) }
         }
-        // An existing key file is never replaced.
+        // An existing key file is never replaced; --keep-existing keeps it and prints its verifier key.
         let signer = try #require(NoteSigner(generatingFor: "parstore.test/keys"))
         try LogKeyFile.create(folder + "/good.key", signer: signer)
         #expect(throws: ConfigurationError.self) { try LogKeyFile.create(folder + "/good.key", signer: signer) }
         #expect(try LogKeyFile.read(folder + "/good.key").verifier.encoded == signer.verifier.encoded)
+        let generate = ["log", "generate-key", "--name", "parstore.test/other", "--output", folder + "/good.key"]
+        #expect(try await Command.parstore(generate).status != 0)
+        let kept = try await Command.parstore(generate + ["--keep-existing"])
+        #expect(kept.status == 0 && kept.output.trimmingCharacters(in: .whitespacesAndNewlines) == signer.verifier.encoded, "\(kept.output)")
+        let attributes = try FileManager.default.attributesOfItem(atPath: folder + "/good.key")
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
     }
 
     @Test("an independent verifier (Python) checks the served checkpoint's signature, the exported leaves and a proof")
@@ -235,6 +241,9 @@ import Testing
         try proof.output.write(toFile: log.folder + "/proof.json", atomically: true, encoding: .utf8)
         let proved = try #require(try JSONSerialization.jsonObject(with: Data(proof.output.utf8)) as? [String: Any])
         #expect((proved["entries"] as? [Any])?.count == 2, "the pushed and the consumed event")
+        let requestID = try #require(RequestReference(requestURI: uris[4])).requestIDHex
+        let byID = try await Command.parstore(["log", "prove", "--database-url", log.postgres.url, "--request-id", requestID])
+        #expect(byID.status == 0 && byID.output == proof.output, "the same proof by the request's id")
 
         let python = ["python3", LogFixture.verifier, "--key", verifierKey, "--checkpoint", checkpoint]
         let agreed = try await Command.run("/usr/bin/env", python + ["--export", log.folder + "/export.jsonl", "--proof", log.folder + "/proof.json"])

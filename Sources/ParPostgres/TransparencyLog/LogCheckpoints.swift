@@ -20,12 +20,6 @@ public enum LogCheckpoints {
             .first.map(stored(from:))
     }
 
-    /// Every checkpoint, smallest first.
-    @available(*, noasync, message: "blocking: call from a thread of its own")
-    public static func all(on connection: PGConnection) throws -> [Stored] {
-        try connection.execute("SELECT \(columns) FROM parstore_log_checkpoints ORDER BY size").rows.map(stored(from:))
-    }
-
     /// The SQL that reads the newest note alone (the node's endpoint runs it on its general connection).
     public static let latestNoteQuery = "SELECT note FROM parstore_log_checkpoints ORDER BY size DESC LIMIT 1"
 

@@ -19,8 +19,9 @@ enum LogEventRows {
         """
 
     static func parameters(_ delta: LogDelta, after start: LogPosition, through end: LogPosition, limit: Int) -> [String?] {
+        // Below the done snapshot's xmin every event is integrated; within the delta, none comes before `start`'s xid.
         [
-            delta.done.description, delta.target.description, String(delta.done.xmin), String(delta.target.xmax),
+            delta.done.description, delta.target.description, String(max(delta.done.xmin, start.xid)), String(delta.target.xmax),
             String(start.xid), String(start.seq), String(end.xid), String(end.seq), String(limit),
         ]
     }

@@ -84,6 +84,7 @@ public final class LogIntegrator: Sendable {
     @available(*, noasync, message: "blocking: call from a thread of its own")
     private func run(on connection: PGConnection, pause: (@Sendable () throws -> Void)?) throws -> Progress {
         var progress = Progress()
+        try connection.execute("SELECT parstore_log_summarize()", deadline: deadline)
         while progress.integrated < configuration.runLimit {
             guard let step = try integrate(on: connection, pause: pause) else {
                 progress.busy = true

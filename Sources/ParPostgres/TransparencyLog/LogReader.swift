@@ -93,12 +93,24 @@ public struct LogReader {
         return try MerkleProof.inclusion(index: index, size: size) { try tiles.node(level: $0, index: $1) }
     }
 
+    /// A request, by its reference (its day then finds its events at once) or by its id alone (every day's index is
+    /// searched).
+    public enum Request: Sendable {
+        case reference(RequestReference)
+        case id([UInt8])
+    }
+
     /// The leaves of one request's events among the first `size`.
     @available(*, noasync, message: "blocking: call from a thread of its own")
-    public func entries(of request: RequestReference, size: UInt64) throws -> [Entry] {
+    public func entries(of request: Request, size: UInt64) throws -> [Entry] {
+        let (day, id): (String?, String) =
+            switch request {
+            case .reference(let reference): (reference.day.description, reference.requestIDHex)
+            case .id(let bytes): (nil, Secret.hex(bytes))
+            }
         let positions = try connection.execute(
-            "SELECT xid::text, seq FROM par_events WHERE day = $1::date AND request_id = decode($2, 'hex')",
-            [request.day.description, request.requestIDHex]
+            "SELECT xid::text, seq FROM par_events WHERE day = coalesce($1::date, day) AND request_id = decode($2, 'hex')",
+            [day, id]
         ).rows.compactMap { row -> LogPosition? in
             guard let xid = row[0].flatMap({ UInt64($0) }), let seq = row[1].flatMap({ Int64($0) }) else { return nil }
             return LogPosition(xid: xid, seq: seq)
