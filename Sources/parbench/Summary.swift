@@ -23,7 +23,7 @@ struct Summary: ParsableCommand {
 
     /// Every scenario, in the report's order.
     static let labels = [
-        "ceiling-http", "push", "push-2", "push-log-off", "push-log-off-2", "push-3", "push-open", "redeem", "flow-backend", "flow", "hostile", "cluster-push", "cluster-push-2",
+        "ceiling-http", "push", "push-2", "log-on", "log-off", "log-off-2", "log-on-2", "push-open", "redeem", "flow-backend", "flow", "hostile", "cluster-push", "cluster-push-2",
         "cluster-redeem", "cluster-flow-backend", "sync-push", "sync-flow-backend", "lb3-push", "lb3-push-open", "lb3-flow-backend",
         "lb3-flow", "lb3-hostile",
     ]
@@ -230,20 +230,23 @@ struct BenchReport {
 
     /// The tamper-evident log's integration: push with it on against off, and how far it trailed.
     private var logSection: [String] {
-        let on = throughput("push-2") + throughput("push-3")
-        let off = throughput("push-log-off") + throughput("push-log-off-2")
+        let on = throughput("log-on") + throughput("log-on-2")
+        let off = throughput("log-off") + throughput("log-off-2")
+        func cpu(_ labels: [String], _ figure: (CoreSplit) -> Int?) -> String {
+            labels.map { optional(cores[$0].flatMap(figure)) }.joined(separator: ", ")
+        }
         var lines = [
             "", "## The tamper-evident log's integration",
-            "The node integrates the log and signs a checkpoint every second (`PARSTORE_LOG_KEY_FILE`), as in production. Push ran "
-                + "with it on (push-2), off (the same node restarted without the key, twice), and on again once the log had caught up "
-                + "(push-3).",
+            "The nodes integrate the log and sign a checkpoint every second (`PARSTORE_LOG_KEY_FILE`), as in production. Push ran "
+                + "on one node with it on, off (the node restarted without the key; nothing integrated), off again, and on again; each "
+                + "run after the sweeper had expired what the runs before left (and, for the runs with it on, after the log had caught up), "
+                + "so that neither side pays for the other's leftovers.",
             "",
             "- push with integration on ÷ off (target ≥ 0.9): \(whole(on / 2))/s against \(whole(off / 2))/s = **\(ratio(on / off))** "
-                + "(pairs \(ratio(throughput("push-2") / throughput("push-log-off"))) and \(ratio(throughput("push-3") / throughput("push-log-off-2"))))",
-            "- node CPU per push on/off: \(optional(cores["push-2"]?.nodeMicrosPerIteration)), \(optional(cores["push-3"]?.nodeMicrosPerIteration)) "
-                + "/ \(optional(cores["push-log-off"]?.nodeMicrosPerIteration)), \(optional(cores["push-log-off-2"]?.nodeMicrosPerIteration)) µs; "
-                + "PostgreSQL \(optional(postgresPerIteration("push-2"))), \(optional(postgresPerIteration("push-3"))) "
-                + "/ \(optional(postgresPerIteration("push-log-off"))), \(optional(postgresPerIteration("push-log-off-2"))) µs",
+                + "(pairs \(ratio(throughput("log-on") / throughput("log-off"))) and \(ratio(throughput("log-on-2") / throughput("log-off-2"))))",
+            "- node CPU per push, on: \(cpu(["log-on", "log-on-2"], \.nodeMicrosPerIteration)) µs, off: "
+                + "\(cpu(["log-off", "log-off-2"], \.nodeMicrosPerIteration)) µs; PostgreSQL on: \(cpu(["log-on", "log-on-2"], \.postgresMicrosPerIteration)) µs, "
+                + "off: \(cpu(["log-off", "log-off-2"], \.postgresMicrosPerIteration)) µs",
             "",
             "How far the log trailed, sampled each second: events committed but not in a signed checkpoint (PostgreSQL's insert "
                 + "count, itself up to a second late, less the checkpoint's size), and the age of the newest event the latest "
@@ -252,7 +255,7 @@ struct BenchReport {
             "| run | events behind, median | max | seconds behind, median | max |",
             "|---|---:|---:|---:|---:|",
         ]
-        for label in ["push", "push-2", "push-3", "flow", "lb3-push", "lb3-flow"] {
+        for label in ["push", "push-2", "log-on", "log-on-2", "flow-backend", "flow", "lb3-push", "lb3-flow-backend", "lb3-flow"] {
             guard let lag = cores[label]?.logLag else { continue }
             lines.append("| \(label) | \(lag.medianEvents) | \(lag.maxEvents) | \(lag.medianSeconds) | \(lag.maxSeconds) |")
         }

@@ -19,9 +19,11 @@ enum LogEventRows {
         """
 
     static func parameters(_ delta: LogDelta, after start: LogPosition, through end: LogPosition, limit: Int) -> [String?] {
-        // Below the done snapshot's xmin every event is integrated; within the delta, none comes before `start`'s xid.
+        // The BRIN range: below the done snapshot's xmin every event is integrated, and no event of the delta before
+        // `start` or after `end` has an xid outside theirs. A narrow range is what keeps the sort of each page small.
         [
-            delta.done.description, delta.target.description, String(max(delta.done.xmin, start.xid)), String(delta.target.xmax),
+            delta.done.description, delta.target.description, String(max(delta.done.xmin, start.xid)),
+            String(min(delta.target.xmax, end.xid + 1)),
             String(start.xid), String(start.seq), String(end.xid), String(end.seq), String(limit),
         ]
     }

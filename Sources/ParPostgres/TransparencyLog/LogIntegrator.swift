@@ -85,15 +85,22 @@ public final class LogIntegrator: Sendable {
     private func run(on connection: PGConnection, pause: (@Sendable () throws -> Void)?) throws -> Progress {
         var progress = Progress()
         try connection.execute("SELECT parstore_log_summarize()", deadline: deadline)
+        // A delta is taken in chunks of a range of xids: each chunk's statement sorts only that range's events, so a
+        // large delta (a backlog) costs in proportion to its size. Each range is sized from the density of the last.
+        var chunk = Chunk(floor: nil, xids: 1024)
         while progress.integrated < configuration.runLimit {
-            guard let step = try integrate(on: connection, pause: pause) else {
+            guard let step = try integrate(on: connection, chunk: chunk, pause: pause) else {
                 progress.busy = true
                 return progress
             }
             progress.integrated += step.integrated
             progress.size = step.state.size
             progress.lastAtMicroseconds = step.state.lastAtMicroseconds
-            if step.integrated < configuration.batchLimit { break }
+            guard let next = step.next else { break }
+            // The next range holds about half a batch at the density just met (four times the range when it was empty).
+            let density = Double(step.integrated) / Double(max(1, next - step.from))
+            let xids = density > 0 ? Double(configuration.batchLimit) / 2 / density : Double(chunk.xids) * 4
+            chunk = Chunk(floor: next, xids: UInt64(min(max(xids, 1), Double(1 << 40))))
         }
         guard let signed = try sign(on: connection) else {
             progress.busy = true
@@ -104,13 +111,26 @@ public final class LogIntegrator: Sendable {
         return progress
     }
 
+    /// Where the next chunk of a delta starts (no event of the delta below `floor` is left; `nil`: from the state's
+    /// last event), and how many xids it spans.
+    private struct Chunk {
+        var floor: UInt64?
+        var xids: UInt64
+    }
+
     private var deadline: ContinuousClock.Instant { .now + configuration.timeout }
 
-    /// One transaction: the next events of the delta become leaves. `nil` when another node holds the log.
+    /// One transaction: the next chunk of the delta becomes leaves. `nil` when another node holds the log; `next` is
+    /// `nil` once the delta is whole.
     @available(*, noasync, message: "blocking: call from a thread of its own")
-    private func integrate(on connection: PGConnection, pause: (@Sendable () throws -> Void)?) throws -> (integrated: Int, state: LogState)? {
+    private func integrate(
+        on connection: PGConnection,
+        chunk: Chunk,
+        pause: (@Sendable () throws -> Void)?
+    ) throws -> (integrated: Int, state: LogState, from: UInt64, next: UInt64?)? {
         try holdingTheLog(on: connection) {
             var state = try LogState.read(on: connection, forUpdate: true, deadline: deadline)
+            var floor = chunk.floor
             if state.target == nil {
                 // Every event visible now is committed; the next statements see them all, and the events of the
                 // transactions still open now come in a later delta.
@@ -118,13 +138,18 @@ public final class LogIntegrator: Sendable {
                 guard let snapshot = text.flatMap(LogSnapshot.init) else { throw LogError.corruptState }
                 state.target = snapshot
                 state.last = .start
+                floor = nil
             }
             let delta = LogDelta(done: state.done, target: state.target!)
             let after = state.last
+            let from = max(delta.done.xmin, after.xid, floor ?? 0)
+            let below = min(delta.target.xmax, from + chunk.xids)
             let firstIndex = state.size
             var nodes: [CompactRange.Node] = []
-            let count = try LogEventRows.read(delta, after: after, limit: configuration.batchLimit, on: connection, deadline: deadline) {
-                position, leaf in
+            let count = try LogEventRows.read(
+                delta, after: after, through: LogPosition(xid: below - 1, seq: .max), limit: configuration.batchLimit,
+                on: connection, deadline: deadline
+            ) { position, leaf in
                 state.range.append(leaf.hash) { nodes.append($0) }
                 state.last = position
                 state.lastAtMicroseconds = max(state.lastAtMicroseconds ?? .min, leaf.atMicroseconds)
@@ -144,14 +169,16 @@ public final class LogIntegrator: Sendable {
                     deadline: deadline
                 )
             }
-            if count < configuration.batchLimit {
+            // A full chunk may have more events of its last xid; a short one has taken every event below `below`.
+            let next: UInt64? = count >= configuration.batchLimit ? state.last.xid : below < delta.target.xmax ? below : nil
+            if next == nil {
                 // The delta is whole: its snapshot is done.
                 state.done = delta.target
                 state.target = nil
                 state.last = .start
             }
-            try state.write(on: connection, deadline: deadline)
-            return (count, state)
+            if count > 0 || next == nil { try state.write(on: connection, deadline: deadline) }
+            return (count, state, from, next)
         }
     }
 

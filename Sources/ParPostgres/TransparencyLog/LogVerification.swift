@@ -70,31 +70,37 @@ extension LogReader {
         // event slipped in anywhere is read too.
         let tiles = LogTiles(connection: connection)
         var range = CompactRange()
-        var deltas: [(delta: LogDelta, firstIndex: UInt64, size: Int)] = []
+        var deltas: [(delta: LogDelta, firstIndex: UInt64, size: Int, ends: [LogPosition])] = []
         for batch in try batches(from: 0) {
             if let last = deltas.last, last.delta == batch.delta {
                 deltas[deltas.count - 1].size += batch.size
+                deltas[deltas.count - 1].ends.append(batch.last)
             } else {
-                deltas.append((batch.delta, batch.firstIndex, batch.size))
+                deltas.append((batch.delta, batch.firstIndex, batch.size, [batch.last]))
             }
         }
-        for (delta, firstIndex, size) in deltas {
+        for (delta, firstIndex, size, ends) in deltas {
             if firstIndex != range.size {
                 report.problems.append("integrated leaves \(firstIndex)… follow leaf \(range.size)")
             }
             let start = range.size
-            // The delta being integrated is read as far as it was integrated.
-            let through = state.target.map { LogDelta(done: state.done, target: $0) } == delta ? state.last : .end
-            _ = try LogEventRows.read(delta, after: .start, through: through, pageSize: pageSize, on: connection) { position, leaf in
-                let hash = leaf.hash
-                let index = range.size
-                if report.firstDifference == nil, (try? tiles.node(level: 0, index: index)) != hash {
-                    report.firstDifference = .init(index: index, position: position, kind: leaf.kind)
+            // Read in the segments the batches recorded (each a narrow range of xids), then past the last one: the
+            // delta being integrated as far as it was integrated, any other to its end.
+            let tail = state.target.map { LogDelta(done: state.done, target: $0) } == delta ? state.last : .end
+            var after = LogPosition.start
+            for end in ends + [max(tail, ends.last!)] {
+                _ = try LogEventRows.read(delta, after: after, through: end, pageSize: pageSize, on: connection) { position, leaf in
+                    let hash = leaf.hash
+                    let index = range.size
+                    if report.firstDifference == nil, (try? tiles.node(level: 0, index: index)) != hash {
+                        report.firstDifference = .init(index: index, position: position, kind: leaf.kind)
+                    }
+                    range.append(hash)
+                    for (label, root) in expected[range.size] ?? [] where root != range.root {
+                        report.problems.append("\(label): the events give another root at size \(range.size)")
+                    }
                 }
-                range.append(hash)
-                for (label, root) in expected[range.size] ?? [] where root != range.root {
-                    report.problems.append("\(label): the events give another root at size \(range.size)")
-                }
+                after = max(after, end)
             }
             if range.size - start != UInt64(size) && report.firstDifference == nil {
                 report.firstDifference = .init(index: start + min(range.size - start, UInt64(size)))
