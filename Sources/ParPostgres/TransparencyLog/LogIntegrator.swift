@@ -84,15 +84,19 @@ public final class LogIntegrator: Sendable {
     @available(*, noasync, message: "blocking: call from a thread of its own")
     private func run(on connection: PGConnection, pause: (@Sendable () throws -> Void)?) throws -> Progress {
         var progress = Progress()
+        // The log's lock is the session's, taken before any transaction starts, so each transaction sees what the last
+        // holder committed; a session that dies releases it.
+        guard try connection.execute("SELECT pg_try_advisory_lock(\(Self.lockKey))", deadline: deadline).rows.first?.first == "t" else {
+            progress.busy = true
+            return progress
+        }
+        defer { _ = try? connection.execute("SELECT pg_advisory_unlock(\(Self.lockKey))", deadline: deadline) }
         try connection.execute("SELECT parstore_log_summarize()", deadline: deadline)
         // A delta is taken in chunks of a range of xids: each chunk's statement sorts only that range's events, so a
         // large delta (a backlog) costs in proportion to its size. Each range is sized from the density of the last.
         var chunk = Chunk(floor: nil, xids: 1024)
         while progress.integrated < configuration.runLimit {
-            guard let step = try integrate(on: connection, chunk: chunk, pause: pause) else {
-                progress.busy = true
-                return progress
-            }
+            let step = try integrate(on: connection, chunk: chunk, pause: pause)
             progress.integrated += step.integrated
             progress.size = step.state.size
             progress.lastAtMicroseconds = step.state.lastAtMicroseconds
@@ -102,10 +106,7 @@ public final class LogIntegrator: Sendable {
             let xids = density > 0 ? Double(configuration.batchLimit) / 2 / density : Double(chunk.xids) * 4
             chunk = Chunk(floor: next, xids: UInt64(min(max(xids, 1), Double(1 << 40))))
         }
-        guard let signed = try sign(on: connection) else {
-            progress.busy = true
-            return progress
-        }
+        let signed = try sign(on: connection)
         progress.signed = signed.checkpoint
         progress.size = max(progress.size, signed.size)
         return progress
@@ -120,15 +121,14 @@ public final class LogIntegrator: Sendable {
 
     private var deadline: ContinuousClock.Instant { .now + configuration.timeout }
 
-    /// One transaction: the next chunk of the delta becomes leaves. `nil` when another node holds the log; `next` is
-    /// `nil` once the delta is whole.
+    /// One transaction: the next chunk of the delta becomes leaves; `next` is `nil` once the delta is whole.
     @available(*, noasync, message: "blocking: call from a thread of its own")
     private func integrate(
         on connection: PGConnection,
         chunk: Chunk,
         pause: (@Sendable () throws -> Void)?
-    ) throws -> (integrated: Int, state: LogState, from: UInt64, next: UInt64?)? {
-        try holdingTheLog(on: connection) {
+    ) throws -> (integrated: Int, state: LogState, from: UInt64, next: UInt64?) {
+        try transaction(on: connection) {
             var state = try LogState.read(on: connection, forUpdate: true, deadline: deadline)
             var floor = chunk.floor
             if state.target == nil {
@@ -182,15 +182,8 @@ public final class LogIntegrator: Sendable {
         }
     }
 
-    /// Runs `body` in a transaction while holding the log's advisory lock; `nil` when another session holds it.
-    /// The lock is the session's, taken before the transaction starts, so the transaction sees what the last
-    /// holder committed; a session that dies releases it.
     @available(*, noasync, message: "blocking: call from a thread of its own")
-    private func holdingTheLog<T>(on connection: PGConnection, _ body: () throws -> T) throws -> T? {
-        guard try connection.execute("SELECT pg_try_advisory_lock(\(Self.lockKey))", deadline: deadline).rows.first?.first == "t" else {
-            return nil
-        }
-        defer { _ = try? connection.execute("SELECT pg_advisory_unlock(\(Self.lockKey))", deadline: deadline) }
+    private func transaction<T>(on connection: PGConnection, _ body: () throws -> T) throws -> T {
         try connection.executeScript("BEGIN", deadline: deadline)
         do {
             let result = try body()
@@ -203,10 +196,9 @@ public final class LogIntegrator: Sendable {
     }
 
     /// Signs the committed tree if it grew since the last checkpoint, after proving it extends that checkpoint.
-    /// `nil` when another node holds the log.
     @available(*, noasync, message: "blocking: call from a thread of its own")
-    private func sign(on connection: PGConnection) throws -> (checkpoint: Checkpoint?, size: UInt64)? {
-        try holdingTheLog(on: connection) {
+    private func sign(on connection: PGConnection) throws -> (checkpoint: Checkpoint?, size: UInt64) {
+        try transaction(on: connection) {
             let state = try LogState.read(on: connection, deadline: deadline)
             let latest = try LogCheckpoints.latest(on: connection, deadline: deadline)
             guard state.size > 0, state.size > latest?.checkpoint.size ?? 0 else { return (nil, state.size) }
