@@ -49,20 +49,26 @@ struct CoreSplit: Codable, Sendable {
         func perIteration(_ cores: Double) -> Int? { report.throughput > 0 ? Int((cores * 1e6 / report.throughput).rounded()) : nil }
         let shown = (1...5).map { (cores($0) * 100).rounded() / 100 }
         (nodes, postgres, redis, haproxy, parbench) = (shown[0], shown[1], shown[2], shown[3], shown[4])
-        (nodeMicrosPerIteration, postgresMicrosPerIteration, redisMicrosPerIteration) = (perIteration(cores(1)), perIteration(cores(2)), perIteration(cores(3)))
+        (nodeMicrosPerIteration, postgresMicrosPerIteration, redisMicrosPerIteration) = (
+            perIteration(cores(1)), perIteration(cores(2)), perIteration(cores(3))
+        )
         let roles = Self.hotPathRoles.indices
         if window.allSatisfy({ $0.count >= 6 + roles.count }) {
-            postgresHotPathMicrosPerIteration = Dictionary(uniqueKeysWithValues: roles.compactMap { index in
-                perIteration(cores(6 + index)).map { (Self.hotPathRoles[index], $0) }
-            })
+            postgresHotPathMicrosPerIteration = Dictionary(
+                uniqueKeysWithValues: roles.compactMap { index in
+                    perIteration(cores(6 + index)).map { (Self.hotPathRoles[index], $0) }
+                }
+            )
         }
         let lagged = window.filter { $0.count >= 12 }
         if !lagged.isEmpty {
             let events = lagged.map { $0[10] }.sorted()
             let seconds = lagged.map { $0[11] }.sorted()
             logLag = LogLag(
-                medianEvents: Int(events[events.count / 2]), maxEvents: Int(events.last!),
-                medianSeconds: (seconds[seconds.count / 2] * 10).rounded() / 10, maxSeconds: (seconds.last! * 10).rounded() / 10
+                medianEvents: Int(events[events.count / 2]),
+                maxEvents: Int(events.last!),
+                medianSeconds: (seconds[seconds.count / 2] * 10).rounded() / 10,
+                maxSeconds: (seconds.last! * 10).rounded() / 10
             )
         }
     }

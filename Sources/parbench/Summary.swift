@@ -23,7 +23,8 @@ struct Summary: ParsableCommand {
 
     /// Every scenario, in the report's order.
     static let labels = [
-        "ceiling-http", "push", "push-2", "log-on", "log-off", "log-off-2", "log-on-2", "push-open", "redeem", "flow-backend", "flow", "hostile", "cluster-push", "cluster-push-2",
+        "ceiling-http", "push", "push-2", "log-on", "log-off", "log-off-2", "log-on-2", "push-open", "redeem", "flow-backend", "flow", "hostile",
+        "cluster-push", "cluster-push-2",
         "cluster-redeem", "cluster-flow-backend", "sync-push", "sync-flow-backend", "lb3-push", "lb3-push-open", "lb3-flow-backend",
         "lb3-flow", "lb3-hostile",
     ]
@@ -101,7 +102,8 @@ struct BenchReport {
                 "",
                 "Open loop offered more than was served in \(behind.joined(separator: ", ")): the excess queued in parbench, so their "
                     + "latencies (from each iteration's intended start) include a backlog that grew second after second; the requests "
-                    + "themselves took at most " + behind.map { "\(scenario($0).operations.values.map(\.max).max() ?? 0) ms" }.joined(separator: ", ") + ".",
+                    + "themselves took at most " + behind.map { "\(scenario($0).operations.values.map(\.max).max() ?? 0) ms" }.joined(separator: ", ")
+                    + ".",
             ]
         }
         lines += [
@@ -125,7 +127,10 @@ struct BenchReport {
         lines += logSection
         lines += ["", "## PostgreSQL's work per event, the node count and synchronous replication", ""]
         let comparisons = [
-            ("PostgreSQL CPU per push, three nodes behind HAProxy ÷ one node, both offered the same rate (open loop; target ≤ 1.5)", "push-open", "lb3-push-open"),
+            (
+                "PostgreSQL CPU per push, three nodes behind HAProxy ÷ one node, both offered the same rate (open loop; target ≤ 1.5)", "push-open",
+                "lb3-push-open"
+            ),
             ("PostgreSQL CPU per push, three nodes ÷ one node, each at its own saturation (closed loop)", "push", "lb3-push"),
             ("PostgreSQL CPU per push + redemption pair, three nodes ÷ one", "flow-backend", "lb3-flow-backend"),
             ("PostgreSQL CPU (primary and standby) per push, synchronous standby ÷ single server", "push", "sync-push"),
@@ -218,12 +223,18 @@ struct BenchReport {
         ]
         lines += quotient(
             "PostgreSQL CPU per redemption ÷ per push inside flow-backend (target ≤ 1.5)",
-            ("arbiter ", hot("flow-backend", "arbiter")), ("append ", hot("flow-backend", "append"))
+            ("arbiter ", hot("flow-backend", "arbiter")),
+            ("append ", hot("flow-backend", "append"))
         )
-        lines += quotient("the same, scenario against scenario", ("redeem's arbiter ", hot("redeem", "arbiter")), ("push's append ", hot("push", "append")))
+        lines += quotient(
+            "the same, scenario against scenario",
+            ("redeem's arbiter ", hot("redeem", "arbiter")),
+            ("push's append ", hot("push", "append"))
+        )
         lines += quotient(
             "PostgreSQL CPU per browser flow ÷ per push inside flow (target ≤ 3)",
-            ("append + load + ticket ", cores["flow"]?.postgresHotPathMicros), ("append ", hot("flow", "append"))
+            ("append + load + ticket ", cores["flow"]?.postgresHotPathMicros),
+            ("append ", hot("flow", "append"))
         )
         return lines
     }

@@ -69,7 +69,9 @@ struct LogCommand: ParsableCommand {
             let request: LogReader.Request
             switch (requestURI, requestID) {
             case (let uri?, nil):
-                guard let reference = RequestReference(requestURI: uri) else { throw ValidationError("--request-uri is not a request_uri ParStore issued") }
+                guard let reference = RequestReference(requestURI: uri) else {
+                    throw ValidationError("--request-uri is not a request_uri ParStore issued")
+                }
                 request = .reference(reference)
             case (nil, let id?):
                 guard let bytes = Secret.bytes(fromHex: id), bytes.count == 32 else { throw ValidationError("--request-id is 64 hexadecimal digits") }

@@ -65,7 +65,15 @@ struct TransparencyLogTests {
                     let wrongIndex = UInt64((index + 1) % size)
                     #expect(!MerkleProof.verifyInclusion(leafHash: hashes[index], index: wrongIndex, size: UInt64(size), proof: proof, root: root))
                 }
-                #expect(!MerkleProof.verifyInclusion(leafHash: hashes[index], index: UInt64(index), size: UInt64(size), proof: proof, root: TreeHash.leaf([0xFF])))
+                #expect(
+                    !MerkleProof.verifyInclusion(
+                        leafHash: hashes[index],
+                        index: UInt64(index),
+                        size: UInt64(size),
+                        proof: proof,
+                        root: TreeHash.leaf([0xFF])
+                    )
+                )
             }
         }
     }
@@ -80,13 +88,25 @@ struct TransparencyLogTests {
                 let oldRoot = Self.reference(hashes[0..<oldSize])
                 let proof = try MerkleProof.consistency(from: UInt64(oldSize), to: UInt64(newSize), nodes: Self.nodes(hashes))
                 #expect(
-                    MerkleProof.verifyConsistency(oldSize: UInt64(oldSize), oldRoot: oldRoot, newSize: UInt64(newSize), newRoot: newRoot, proof: proof),
+                    MerkleProof.verifyConsistency(
+                        oldSize: UInt64(oldSize),
+                        oldRoot: oldRoot,
+                        newSize: UInt64(newSize),
+                        newRoot: newRoot,
+                        proof: proof
+                    ),
                     "\(oldSize) → \(newSize)"
                 )
                 // A history rewritten before oldSize: its old root is not a prefix of the new tree.
                 let rewritten = Self.reference(forged[0..<oldSize])
                 #expect(
-                    !MerkleProof.verifyConsistency(oldSize: UInt64(oldSize), oldRoot: rewritten, newSize: UInt64(newSize), newRoot: newRoot, proof: proof)
+                    !MerkleProof.verifyConsistency(
+                        oldSize: UInt64(oldSize),
+                        oldRoot: rewritten,
+                        newSize: UInt64(newSize),
+                        newRoot: newRoot,
+                        proof: proof
+                    )
                 )
             }
         }
@@ -95,8 +115,15 @@ struct TransparencyLogTests {
     @Test("a leaf's bytes decode to the same event, and any other bytes are refused")
     func leafEncoding() {
         let leaf = LogLeaf(
-            kind: "consumed", slot: 2, daysSince1970: 20_788, requestID: Array(repeating: 7, count: 32), clientID: "client-ü",
-            atMicroseconds: 1_796_119_200_123_456, deadlineMicroseconds: -5, nodeID: "node-1", ticketHash: Array(repeating: 9, count: 32),
+            kind: "consumed",
+            slot: 2,
+            daysSince1970: 20_788,
+            requestID: Array(repeating: 7, count: 32),
+            clientID: "client-ü",
+            atMicroseconds: 1_796_119_200_123_456,
+            deadlineMicroseconds: -5,
+            nodeID: "node-1",
+            ticketHash: Array(repeating: 9, count: 32),
             payloadHash: nil
         )
         let bytes = leaf.bytes
@@ -120,7 +147,8 @@ struct TransparencyLogTests {
         let text = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
         let note = try signer.sign(text)
         #expect(
-            note.encoded == text + "\n\u{2014} PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+            note.encoded == text
+                + "\n\u{2014} PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
         )
         // A key ID that does not match the key is refused.
         #expect(NoteSigner(encoded: "PRIVATE+KEY+PeterNeumann+c74f20a4+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz") == nil)

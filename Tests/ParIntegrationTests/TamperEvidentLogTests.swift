@@ -248,7 +248,10 @@ import Testing
         #expect(byID.status == 0 && byID.output == proof.output, "the same proof by the request's id")
 
         let python = ["python3", LogFixture.verifier, "--key", verifierKey, "--checkpoint", checkpoint]
-        let agreed = try await Command.run("/usr/bin/env", python + ["--export", log.folder + "/export.jsonl", "--proof", log.folder + "/proof.json"])
+        let agreed = try await Command.run(
+            "/usr/bin/env",
+            python + ["--export", log.folder + "/export.jsonl", "--proof", log.folder + "/proof.json"]
+        )
         #expect(agreed.status == 0, "\(agreed.output)")
         #expect(agreed.output.contains("OK: checkpoint of 10 leaves"), "\(agreed.output)")
 
@@ -265,7 +268,10 @@ import Testing
         #expect(refused.status == 1 && refused.output.contains("do not give the checkpoint's root"), "\(refused.output)")
         let verifier = try #require(NoteVerifier(encoded: verifierKey))
         let stranger = try #require(NoteSigner(generatingFor: verifier.name))
-        let foreign = try await Command.run("/usr/bin/env", ["python3", LogFixture.verifier, "--key", stranger.verifier.encoded, "--checkpoint", checkpoint])
+        let foreign = try await Command.run(
+            "/usr/bin/env",
+            ["python3", LogFixture.verifier, "--key", stranger.verifier.encoded, "--checkpoint", checkpoint]
+        )
         #expect(foreign.status == 1, "\(foreign.output)")
     }
 }
@@ -296,7 +302,13 @@ struct LogFixture {
         var configuration = TestNodes.configuration(databaseURL: postgres.url, redisURL: nil, name: name)
         configuration.log.keyFile = nodeIntegrates ? keyFile : nil
         return LogFixture(
-            postgres: postgres, database: database, clientID: clientID, secret: secret, configuration: configuration, keyFile: keyFile, folder: folder
+            postgres: postgres,
+            database: database,
+            clientID: clientID,
+            secret: secret,
+            configuration: configuration,
+            keyFile: keyFile,
+            folder: folder
         )
     }
 

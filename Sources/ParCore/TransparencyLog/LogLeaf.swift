@@ -106,9 +106,18 @@ public struct LogLeaf: Sendable, Equatable {
             reader.isAtEnd
         else { return nil }
         self.init(
-            kind: kind, slot: slot == -1 ? nil : slot, daysSince1970: day, requestID: requestID, clientID: clientID,
-            atMicroseconds: at, deadlineMicroseconds: deadline, nodeID: nodeID,
-            bindingHash: binding.value, ticketHash: ticket.value, attemptHash: attempt.value, payloadHash: payload.value
+            kind: kind,
+            slot: slot == -1 ? nil : slot,
+            daysSince1970: day,
+            requestID: requestID,
+            clientID: clientID,
+            atMicroseconds: at,
+            deadlineMicroseconds: deadline,
+            nodeID: nodeID,
+            bindingHash: binding.value,
+            ticketHash: ticket.value,
+            attemptHash: attempt.value,
+            payloadHash: payload.value
         )
     }
 

@@ -56,10 +56,7 @@ public enum MerkleProof {
             guard sn != 0 else { return false }
             if fn & 1 == 1 || fn == sn {
                 hash = TreeHash.node(sibling, hash)
-                while fn & 1 == 0 && fn != 0 {
-                    fn >>= 1
-                    sn >>= 1
-                }
+                climbToRightChild(&fn, &sn)
             } else {
                 hash = TreeHash.node(hash, sibling)
             }
@@ -95,10 +92,7 @@ public enum MerkleProof {
             if fn & 1 == 1 || fn == sn {
                 oldHash = TreeHash.node(hash, oldHash)
                 newHash = TreeHash.node(hash, newHash)
-                while fn & 1 == 0 && fn != 0 {
-                    fn >>= 1
-                    sn >>= 1
-                }
+                climbToRightChild(&fn, &sn)
             } else {
                 newHash = TreeHash.node(newHash, hash)
             }
@@ -106,6 +100,15 @@ public enum MerkleProof {
             sn >>= 1
         }
         return sn == 0 && oldHash == oldRoot && newHash == newRoot
+    }
+
+    /// RFC 9162's walk up past the levels where the node is a left child with no right sibling in the tree:
+    /// shifts both indices right until the node's is odd or zero.
+    private static func climbToRightChild(_ fn: inout UInt64, _ sn: inout UInt64) {
+        while fn & 1 == 0 && fn != 0 {
+            fn >>= 1
+            sn >>= 1
+        }
     }
 
     /// The root of leaves `start..<end` (RFC 6962's MTH of that range), from perfect subtrees. Ranges met in proofs

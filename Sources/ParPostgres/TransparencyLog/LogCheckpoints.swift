@@ -24,7 +24,13 @@ public enum LogCheckpoints {
     public static let latestNoteQuery = "SELECT note FROM parstore_log_checkpoints ORDER BY size DESC LIMIT 1"
 
     @available(*, noasync, message: "blocking: call from a thread of its own")
-    static func insert(_ checkpoint: Checkpoint, note: SignedNote, lastAtMicroseconds: Int64?, on connection: PGConnection, deadline: ContinuousClock.Instant) throws {
+    static func insert(
+        _ checkpoint: Checkpoint,
+        note: SignedNote,
+        lastAtMicroseconds: Int64?,
+        on connection: PGConnection,
+        deadline: ContinuousClock.Instant
+    ) throws {
         try connection.execute(
             """
             INSERT INTO parstore_log_checkpoints (size, root, note, last_at)

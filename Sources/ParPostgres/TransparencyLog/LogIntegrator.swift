@@ -147,8 +147,12 @@ public final class LogIntegrator: Sendable {
             let firstIndex = state.size
             var nodes: [CompactRange.Node] = []
             let count = try LogEventRows.read(
-                delta, after: after, through: LogPosition(xid: below - 1, seq: .max), limit: configuration.batchLimit,
-                on: connection, deadline: deadline
+                delta,
+                after: after,
+                through: LogPosition(xid: below - 1, seq: .max),
+                limit: configuration.batchLimit,
+                on: connection,
+                deadline: deadline
             ) { position, leaf in
                 state.range.append(leaf.hash) { nodes.append($0) }
                 state.last = position
@@ -208,8 +212,11 @@ public final class LogIntegrator: Sendable {
                 let proof = try MerkleProof.consistency(from: latest.checkpoint.size, to: state.size) { try tiles.node(level: $0, index: $1) }
                 guard
                     MerkleProof.verifyConsistency(
-                        oldSize: latest.checkpoint.size, oldRoot: latest.checkpoint.root,
-                        newSize: state.size, newRoot: checkpoint.root, proof: proof
+                        oldSize: latest.checkpoint.size,
+                        oldRoot: latest.checkpoint.root,
+                        newSize: state.size,
+                        newRoot: checkpoint.root,
+                        proof: proof
                     )
                 else { throw LogError.inconsistentWithCheckpoint(size: latest.checkpoint.size, newSize: state.size) }
             }

@@ -68,7 +68,8 @@ public struct LogReader {
             guard index < end else { break }
             guard batch.firstIndex == index else { throw LogError.tilesOutOfStep }
             let count = try LogEventRows.read(batch.delta, after: batch.after, through: batch.last, pageSize: pageSize, on: connection) {
-                position, leaf in
+                position,
+                leaf in
                 if index >= from && index < end { try body(Entry(index: index, leaf: leaf, position: position)) }
                 index += 1
             }

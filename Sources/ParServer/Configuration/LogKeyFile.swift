@@ -1,5 +1,5 @@
-public import ParCore
 import Foundation
+public import ParCore
 
 /// The file of the log's signing key: one line, `PRIVATE+KEY+<name>+<key ID>+<base64>`, readable by its owner
 /// only (PARSTORE_LOG_KEY_FILE).
