@@ -200,8 +200,16 @@ public struct ParStoreNode: Sendable {
         let metrics = metrics
         let clock = clock
         return [
-            PeriodicJob(name: "log", interval: configuration.log.checkpointInterval, logger: logger) {
-                let progress = try await integrator.run()
+            PeriodicJob(name: "log", interval: configuration.log.checkpointInterval, logger: logger) { [logger] in
+                let progress: LogIntegrator.Progress
+                do {
+                    progress = try await integrator.run()
+                } catch let error as LogError {
+                    // What the log found wrong with itself (a tree that does not extend the last checkpoint, an
+                    // undecodable event) names positions and sizes only: say it, every time, until someone looks.
+                    logger.error("the tamper-evident log cannot go on", metadata: ["reason": "\(error)"])
+                    throw error
+                }
                 metrics.logIntegrated.increment(by: Int64(progress.integrated))
                 guard !progress.busy else { return }
                 if progress.signed != nil { metrics.logCheckpoints.increment() }

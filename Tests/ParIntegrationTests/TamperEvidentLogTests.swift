@@ -199,6 +199,26 @@ import Testing
         #expect(try await log.audit().status == 0)
     }
 
+    @Test("no checkpoint is signed for a tree that does not extend the last one: a rewritten tile stops the signing")
+    func anInconsistentTreeIsNotSigned() async throws {
+        let log = try await LogFixture.make("consistency", nodeIntegrates: false)
+        let none = try await log.run { client in try await client.execute(uri: "/log/checkpoint", method: .get) }
+        #expect(none.status == .notFound, "no checkpoint before the first integration")
+        try await log.pushRequests(6)
+        let integrator = log.integrator()
+        #expect(try await integrator.run().signed?.size == 6)
+        // The stored tree is rewritten under the signed checkpoint: leaf 2's hash in the level-0 tile.
+        try await log.database.query(
+            "UPDATE parstore_log_tiles SET hashes = overlay(hashes PLACING '\\x00'::bytea FROM 65 FOR 1) WHERE level = 0 AND index = 0"
+        )
+        try await log.pushRequests(3)
+        await #expect(throws: LogError.inconsistentWithCheckpoint(size: 6, newSize: 9)) { try await integrator.run() }
+        #expect(try await log.database.count("SELECT max(size) FROM parstore_log_checkpoints") == 6)
+        // The audit names the leaf whose stored hash no longer matches its event.
+        let audit = try await log.audit()
+        #expect(audit.status == 1 && audit.output.contains("leaf 2 differs"), "\(audit.output)")
+    }
+
     @Test("a node refuses to start with a key file it cannot read or that holds no note key")
     func aBadKeyFileIsRefused() async throws {
         let folder = NSTemporaryDirectory() + "parstore-log-key-\(UUID().uuidString.prefix(8))"
