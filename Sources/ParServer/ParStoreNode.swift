@@ -79,7 +79,11 @@ public struct ParStoreNode: Sendable {
         self.redis = redis
         self.logIntegrator = try configuration.log.keyFile.map { file in
             LogIntegrator(
-                configuration: .init(conninfo: configuration.stores.databaseURL, signer: try LogKeyFile.read(file), timeout: configuration.stores.databaseTimeout)
+                configuration: .init(
+                    conninfo: configuration.stores.databaseURL,
+                    signer: try LogKeyFile.read(file),
+                    timeout: configuration.stores.databaseTimeout
+                )
             )
         }
         self.requests = EventLogRequestStore(
