@@ -38,6 +38,16 @@ public struct TreeHash: Hashable, Sendable, CustomStringConvertible {
         return TreeHash(digest: hasher.finalize())
     }
 
+    /// Hashes stored one after another (a tile, a compact range); `nil` unless the bytes are whole hashes.
+    public static func split(_ bytes: [UInt8]) -> [TreeHash]? {
+        guard bytes.count % byteCount == 0 else { return nil }
+        return stride(from: 0, to: bytes.count, by: byteCount).map { TreeHash(uncheckedBytes: bytes[$0..<$0 + byteCount]) }
+    }
+
+    private init(uncheckedBytes: ArraySlice<UInt8>) {
+        self.bytes = Array(uncheckedBytes)
+    }
+
     /// Standard base64, as checkpoints and proofs carry it.
     public var base64: String { Data(bytes).base64EncodedString() }
 

@@ -23,8 +23,8 @@ public struct LogState: Sendable, Equatable {
     init(row: [String?]) throws {
         guard row.count >= 7, let size = row[0].flatMap({ UInt64($0) }), let done = row[1].flatMap(LogSnapshot.init),
             let xid = row[3].flatMap({ UInt64($0) }), let seq = row[4].flatMap({ Int64($0) }),
-            let bytes = row[5].flatMap(Secret.bytes(fromHex:)), bytes.count % 32 == 0,
-            let range = CompactRange(size: size, hashes: stride(from: 0, to: bytes.count, by: 32).compactMap { TreeHash(bytes: bytes[$0..<$0 + 32]) })
+            let hashes = row[5].flatMap(Secret.bytes(fromHex:)).flatMap(TreeHash.split),
+            let range = CompactRange(size: size, hashes: hashes)
         else { throw LogError.corruptState }
         self.range = range
         self.done = done

@@ -44,8 +44,7 @@ final class LogTiles {
             "SELECT encode(hashes, 'hex') FROM parstore_log_tiles WHERE level = $1 AND index = $2",
             [String(level), String(index)]
         ).rows
-        let bytes = rows.first?.first.flatMap { $0 }.flatMap(Secret.bytes(fromHex:)) ?? []
-        let hashes = stride(from: 0, to: bytes.count - bytes.count % 32, by: 32).compactMap { TreeHash(bytes: bytes[$0..<$0 + 32]) }
+        let hashes = rows.first?.first.flatMap { $0 }.flatMap(Secret.bytes(fromHex:)).flatMap(TreeHash.split) ?? []
         cache[key] = hashes
         return hashes
     }

@@ -1,6 +1,5 @@
 import Hummingbird
 import ParCore
-import Synchronization
 
 /// `GET /log/checkpoint`: the latest signed checkpoint of the tamper-evident log, as a `c2sp.org/signed-note`
 /// (`text/plain`), for auditors and witnesses to keep; 404 before the first.
@@ -8,7 +7,7 @@ final class LogEndpoint: Sendable {
     /// Reads the latest note; `nil` when none was signed yet.
     let latestNote: @Sendable () async throws -> String?
     /// Anyone may ask: PostgreSQL is asked at most twice a second per node.
-    private let last = Mutex<(at: ContinuousClock.Instant, note: String?)?>(nil)
+    private let last = RecentAnswer<String?>(maxAge: .milliseconds(500))
 
     init(latestNote: @escaping @Sendable () async throws -> String?) {
         self.latestNote = latestNote
@@ -19,17 +18,12 @@ final class LogEndpoint: Sendable {
     }
 
     func checkpoint() async throws -> Response {
-        let now = ContinuousClock.now
-        let note: String?
-        if let cached = last.withLock({ $0 }), now - cached.at < .milliseconds(500) {
-            note = cached.note
-        } else {
+        let note = try await last.value {
             do {
-                note = try await latestNote()
+                return try await latestNote()
             } catch {
                 throw OAuthError(.temporarilyUnavailable, "The log cannot be read right now; retry later.", status: 503, retryAfter: 1)
             }
-            last.withLock { $0 = (now, note) }
         }
         guard let note else {
             return Response(

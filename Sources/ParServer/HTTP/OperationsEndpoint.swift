@@ -17,8 +17,8 @@ final class OperationsEndpoint: Sendable {
     let checkPostgres: @Sendable () async -> Bool
     /// Redis's health; `nil` when the node runs without Redis.
     let checkRedis: @Sendable () async -> RedisReadiness?
-    /// The last answer and when it was made: anyone may ask, so the stores are asked at most twice a second.
-    private let lastReadiness = Mutex<(at: ContinuousClock.Instant, response: (status: HTTPResponse.Status, body: String))?>(nil)
+    /// Anyone may ask: the stores are asked at most twice a second.
+    private let lastReadiness = RecentAnswer<(status: HTTPResponse.Status, body: String)>(maxAge: .milliseconds(500))
 
     init(metrics: NodeMetrics, checkPostgres: @escaping @Sendable () async -> Bool, checkRedis: @escaping @Sendable () async -> RedisReadiness?) {
         self.metrics = metrics
@@ -40,12 +40,7 @@ final class OperationsEndpoint: Sendable {
 
     /// Ready when PostgreSQL answers: without it nothing can succeed. Redis is reported, not required.
     func readiness() async -> Response {
-        let now = ContinuousClock.now
-        if let last = lastReadiness.withLock({ $0 }), now - last.at < .milliseconds(500) {
-            return OAuthResponses.json(last.response.status, last.response.body)
-        }
-        let answer = await checkStores()
-        lastReadiness.withLock { $0 = (now, answer) }
+        let answer = await lastReadiness.value { await checkStores() }
         return OAuthResponses.json(answer.status, answer.body)
     }
 
