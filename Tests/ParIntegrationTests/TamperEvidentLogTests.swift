@@ -219,6 +219,32 @@ import Testing
         #expect(audit.status == 1 && audit.output.contains("leaf 2 differs"), "\(audit.output)")
     }
 
+    @Test("a frozen server: the integrator gives up at its deadline and /log/checkpoint answers 503; both recover after")
+    func aFrozenServerIsLeftAtTheDeadline() async throws {
+        var fixture = try await LogFixture.make("frozen", nodeIntegrates: false)
+        fixture.configuration.stores.databaseTimeout = .seconds(1)
+        let log = fixture
+        let postgres = log.postgres
+        try await log.pushRequests(4)
+        let integrator = LogIntegrator(
+            configuration: .init(conninfo: log.postgres.url, signer: try LogKeyFile.read(log.keyFile), timeout: .seconds(1))
+        )
+        #expect(try await integrator.run().size == 4, "its connection is open before the server freezes")
+        try await log.run { client in
+            // The node's general connection is open (it loaded the client registry), and nothing is cached yet.
+            postgres.signalAll(SIGSTOP)
+            defer { postgres.signalAll(SIGCONT) }
+            let served = try await client.execute(uri: "/log/checkpoint", method: .get)
+            #expect(served.status == .serviceUnavailable && served.headers[.retryAfter] != nil)
+            await #expect(throws: (any Error).self) { try await integrator.run() }
+            postgres.signalAll(SIGCONT)
+            #expect(try await eventually { try await client.execute(uri: "/log/checkpoint", method: .get).status == .ok })
+        }
+        try await log.pushRequests(2)
+        #expect(try await eventually { try await integrator.run().signed?.size == 6 })
+        #expect(try await log.audit().status == 0)
+    }
+
     @Test("a node refuses to start with a key file it cannot read or that holds no note key")
     func aBadKeyFileIsRefused() async throws {
         let folder = NSTemporaryDirectory() + "parstore-log-key-\(UUID().uuidString.prefix(8))"
@@ -303,7 +329,7 @@ struct LogFixture {
     let clientID: String
     let secret: String
     /// A node's configuration: each ``run(_:)`` starts a node of its own (a node's workers end with its run).
-    let configuration: NodeConfiguration
+    var configuration: NodeConfiguration
     let keyFile: String
     let folder: String
 
