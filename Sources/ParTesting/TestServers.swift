@@ -62,11 +62,53 @@ public actor TestServers {
                 let redis = try EmbeddedRedis(directory: root)
                 Self.stopAtExit(postgres: postgres, redis: redis)
                 _ = try Migrator(directory: Self.migrationsDirectory).apply(on: PGConnection(postgres.url))
-                return Endpoints(databaseURL: postgres.url, redisURL: redis.url)
+                // Its connections wait up to 10 s to connect: when a dozen servers start at once, a 2-core machine
+                // can take longer than libpq's 2 s to fork a backend, and that is not what the tests test.
+                return Endpoints(databaseURL: postgres.url + "?connect_timeout=10", redisURL: redis.url)
             }
         }
         starting = task
         return try await task.value
+    }
+
+    /// A database of the caller's own on the shared PostgreSQL server, migrated (a copy of a migrated template), for
+    /// tests whose assertions cover a whole database (its log, its counts) and that do not stop or freeze the server:
+    /// much cheaper than a server of its own. Returns its URL.
+    public func privateDatabase(named name: String) async throws -> String {
+        let serverURL = try await shared().databaseURL
+        let template = try await migratedTemplate()
+        let database = "test_" + name.lowercased().filter { $0.isLetter || $0.isNumber } + "_" + UUID().uuidString.prefix(8).lowercased()
+        _ = try await runOnOwnThread(name: "test-database") {
+            try PGConnection(serverURL, connectTimeoutSeconds: TestDatabase.connectTimeoutSeconds)
+                .execute("CREATE DATABASE \(database) TEMPLATE \(template)")
+        }
+        return Self.url(serverURL, database: database)
+    }
+
+    private var template: Task<String, any Error>?
+
+    /// A migrated database on the shared server that nobody connects to, copied by ``privateDatabase(named:)``.
+    private func migratedTemplate() async throws -> String {
+        if let template { return try await template.value }
+        let serverURL = try await shared().databaseURL
+        let task = Task {
+            try await runOnOwnThread(name: "test-database") { () throws -> String in
+                let name = "test_template"
+                try PGConnection(serverURL, connectTimeoutSeconds: TestDatabase.connectTimeoutSeconds).execute("CREATE DATABASE \(name)")
+                // The migrating session ends before any copy is made (a template must have no session).
+                _ = try Migrator(directory: Self.migrationsDirectory).apply(on: PGConnection(Self.url(serverURL, database: name)))
+                return name
+            }
+        }
+        template = task
+        return try await task.value
+    }
+
+    /// `url` with its database replaced.
+    private static func url(_ url: String, database: String) -> String {
+        var components = URLComponents(string: url)!
+        components.path = "/" + database
+        return components.string!
     }
 
     /// A private PostgreSQL server of the caller's own (for tests that stop it), migrated.
@@ -180,11 +222,18 @@ public struct TestDatabase: Sendable {
         self.url = url
     }
 
+    /// How long the tests' own connections try to connect: a test machine starting a dozen servers at once can be
+    /// slow to fork a backend, and the harness's set-up is not the behaviour under test (nodes keep their own
+    /// two seconds).
+    public static let connectTimeoutSeconds = 20
+
     /// Runs one statement on a fresh connection and returns its rows.
     @discardableResult
     public func query(_ sql: String, _ parameters: [String?] = []) async throws -> [[String?]] {
         let url = self.url
-        return try await runOnOwnThread(name: "test-sql") { try PGConnection(url).execute(sql, parameters).rows }
+        return try await runOnOwnThread(name: "test-sql") {
+            try PGConnection(url, connectTimeoutSeconds: Self.connectTimeoutSeconds).execute(sql, parameters).rows
+        }
     }
 
     /// The first column of the first row as an integer.
@@ -209,14 +258,14 @@ public struct TestDatabase: Sendable {
             scopes: scopes
         )
         let url = self.url
-        try await runOnOwnThread(name: "test-register") { try ClientTable.add(client, on: PGConnection(url)) }
+        try await runOnOwnThread(name: "test-register") { try ClientTable.add(client, on: PGConnection(url, connectTimeoutSeconds: Self.connectTimeoutSeconds)) }
         return secret
     }
 
     /// Registers a client as it is.
     public func register(_ client: Client) async throws {
         let url = self.url
-        try await runOnOwnThread(name: "test-register") { try ClientTable.add(client, on: PGConnection(url)) }
+        try await runOnOwnThread(name: "test-register") { try ClientTable.add(client, on: PGConnection(url, connectTimeoutSeconds: Self.connectTimeoutSeconds)) }
     }
 
     /// The events of a request, oldest first, as (kind, client id).

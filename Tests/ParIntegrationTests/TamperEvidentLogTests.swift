@@ -127,12 +127,12 @@ import Testing
         let log = try await LogFixture.make("late")
         let follower = try Command.launch(
             try Command.parstore,
-            ["export", "--database-url", log.postgres.url, "--from", "0", "--follow", "--poll-interval", "0.2"],
+            ["export", "--database-url", log.url, "--from", "0", "--follow", "--poll-interval", "0.2"],
             output: log.folder + "/follower.jsonl"
         )
         defer { follower.terminate() }
 
-        let late = try await HeldTransaction.begin(log.postgres.url)
+        let late = try await HeldTransaction.begin(log.url)
         let lateRequest = RequestReference.mint(secondsSince1970: Date().timeIntervalSince1970)
         try await late.execute(
             """
@@ -155,7 +155,7 @@ import Testing
         #expect(Set(followed.map(\.requestID)).count == 5)
 
         // A follower that starts again from an index goes on from there.
-        let resumed = try await Command.parstore(["export", "--database-url", log.postgres.url, "--from", "3"])
+        let resumed = try await Command.parstore(["export", "--database-url", log.url, "--from", "3"])
         #expect(try LogFixture.lines(resumed.output).map(\.index) == [3, 4])
         #expect(try await log.audit().status == 0)
     }
@@ -180,9 +180,15 @@ import Testing
         // The first holds the log: the second waits its turn.
         #expect(try await second.run().busy)
         let pid = try #require(
-            try await log.database.query("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted").first?.first ?? nil
+            try await log.database.query(
+                """
+                SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                """
+            ).first?.first ?? nil
         )
-        try await log.database.query("SELECT pg_terminate_backend(\(pid))")
+        // Terminated, and gone (so its lock is released) before the second tries again.
+        #expect(try await log.database.query("SELECT pg_terminate_backend(\(pid), 10000)").first?.first == "t")
         let takeover = try await second.run()
         resume.signal()
         await #expect(throws: (any Error).self) { try await killed.value }
@@ -221,13 +227,13 @@ import Testing
 
     @Test("a frozen server: the integrator gives up at its deadline and /log/checkpoint answers 503; both recover after")
     func aFrozenServerIsLeftAtTheDeadline() async throws {
-        var fixture = try await LogFixture.make("frozen", nodeIntegrates: false)
+        var fixture = try await LogFixture.make("frozen", nodeIntegrates: false, ownServer: true)
         fixture.configuration.stores.databaseTimeout = .seconds(1)
         let log = fixture
-        let postgres = log.postgres
+        let postgres = try #require(log.server)
         try await log.pushRequests(4)
         let integrator = LogIntegrator(
-            configuration: .init(conninfo: log.postgres.url, signer: try LogKeyFile.read(log.keyFile), timeout: .seconds(1))
+            configuration: .init(conninfo: log.url, signer: try LogKeyFile.read(log.keyFile), timeout: .seconds(1))
         )
         #expect(try await integrator.run().size == 4, "its connection is open before the server freezes")
         try await log.run { client in
@@ -282,15 +288,15 @@ import Testing
         let key = try await Command.parstore(["log", "public-key", "--log-key-file", log.keyFile])
         #expect(key.status == 0)
         let verifierKey = key.output.trimmingCharacters(in: .whitespacesAndNewlines)
-        let export = try await Command.parstore(["export", "--database-url", log.postgres.url])
+        let export = try await Command.parstore(["export", "--database-url", log.url])
         try export.output.write(toFile: log.folder + "/export.jsonl", atomically: true, encoding: .utf8)
-        let proof = try await Command.parstore(["log", "prove", "--database-url", log.postgres.url, "--request-uri", uris[4]])
+        let proof = try await Command.parstore(["log", "prove", "--database-url", log.url, "--request-uri", uris[4]])
         #expect(proof.status == 0, "\(proof.output)")
         try proof.output.write(toFile: log.folder + "/proof.json", atomically: true, encoding: .utf8)
         let proved = try #require(try JSONSerialization.jsonObject(with: Data(proof.output.utf8)) as? [String: Any])
         #expect((proved["entries"] as? [Any])?.count == 2, "the pushed and the consumed event")
         let requestID = try #require(RequestReference(requestURI: uris[4])).requestIDHex
-        let byID = try await Command.parstore(["log", "prove", "--database-url", log.postgres.url, "--request-id", requestID])
+        let byID = try await Command.parstore(["log", "prove", "--database-url", log.url, "--request-id", requestID])
         #expect(byID.status == 0 && byID.output == proof.output, "the same proof by the request's id")
 
         let python = ["python3", LogFixture.verifier, "--key", verifierKey, "--checkpoint", checkpoint]
@@ -322,9 +328,13 @@ import Testing
     }
 }
 
-/// A private PostgreSQL, a registered client, a node whose log is keyed, and the `parstore` commands over them.
+/// A database of its own (on the shared server, or on a server of its own), a registered client, a node whose log is
+/// keyed, and the `parstore` commands over them.
 struct LogFixture {
-    let postgres: EmbeddedPostgres
+    /// The database's URL.
+    let url: String
+    /// The server of its own, when asked for.
+    let server: EmbeddedPostgres?
     let database: TestDatabase
     let clientID: String
     let secret: String
@@ -335,20 +345,24 @@ struct LogFixture {
 
     static let verifier = TestServers.packageRoot + "/Tests/verifier/verify_log.py"
 
-    /// - Parameter nodeIntegrates: whether the node has the key (and so integrates every second while it runs).
-    static func make(_ name: String, nodeIntegrates: Bool = true) async throws -> LogFixture {
-        let postgres = try await TestServers.privatePostgres(named: "log-" + name)
-        let database = TestDatabase(url: postgres.url)
+    /// - Parameters:
+    ///   - nodeIntegrates: whether the node has the key (and so integrates every second while it runs).
+    ///   - ownServer: a server of its own (to freeze it) rather than a database of its own on the shared server.
+    static func make(_ name: String, nodeIntegrates: Bool = true, ownServer: Bool = false) async throws -> LogFixture {
+        let server = ownServer ? try await TestServers.privatePostgres(named: "log-" + name) : nil
+        let url = if let server { server.url } else { try await TestServers.shared.privateDatabase(named: "log-" + name) }
+        let database = TestDatabase(url: url)
         let clientID = uniqueClientID(name)
         let secret = try await database.register(clientID)
         let folder = NSTemporaryDirectory() + "parstore-log-\(name)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let keyFile = folder + "/log.key"
         try LogKeyFile.create(keyFile, signer: try #require(NoteSigner(generatingFor: "parstore.test/\(name)")))
-        var configuration = TestNodes.configuration(databaseURL: postgres.url, redisURL: nil, name: name)
+        var configuration = TestNodes.configuration(databaseURL: url, redisURL: nil, name: name)
         configuration.log.keyFile = nodeIntegrates ? keyFile : nil
         return LogFixture(
-            postgres: postgres,
+            url: url,
+            server: server,
             database: database,
             clientID: clientID,
             secret: secret,
@@ -372,7 +386,7 @@ struct LogFixture {
 
     /// An integrator as another node would have one.
     func integrator(batchLimit: Int = 20_000) -> LogIntegrator {
-        LogIntegrator(configuration: .init(conninfo: postgres.url, signer: try! LogKeyFile.read(keyFile), batchLimit: batchLimit))
+        LogIntegrator(configuration: .init(conninfo: url, signer: try! LogKeyFile.read(keyFile), batchLimit: batchLimit))
     }
 
     /// Integrates until every committed event is in a signed checkpoint (the node's own job may be doing it too).
@@ -403,7 +417,7 @@ struct LogFixture {
 
     func audit(checkpoints: [String] = []) async throws -> Command.Result {
         try await Command.parstore(
-            ["audit", "--verify-log", "--database-url", postgres.url, "--log-key-file", keyFile, "--settle", "3600"]
+            ["audit", "--verify-log", "--database-url", url, "--log-key-file", keyFile, "--settle", "3600"]
                 + checkpoints.flatMap { ["--checkpoint", $0] }
         )
     }
@@ -424,7 +438,7 @@ struct LogFixture {
     }
 
     func exported() async throws -> [Line] {
-        let result = try await Command.parstore(["export", "--database-url", postgres.url])
+        let result = try await Command.parstore(["export", "--database-url", url])
         #expect(result.status == 0, "\(result.output)")
         return try Self.lines(result.output)
     }
