@@ -71,16 +71,17 @@ public actor TestServers {
         return try await task.value
     }
 
-    /// A database of the caller's own on the shared PostgreSQL server, migrated (a copy of a migrated template), for
-    /// tests whose assertions cover a whole database (its log, its counts) and that do not stop or freeze the server:
-    /// much cheaper than a server of its own. Returns its URL.
-    public func privateDatabase(named name: String) async throws -> String {
+    /// A database of the caller's own on the shared PostgreSQL server, for tests whose assertions cover a whole
+    /// database (its log, its counts, its migrations) and that do not stop or freeze the server: much cheaper than a
+    /// server of its own. Returns its URL.
+    ///
+    /// - Parameter migrated: a copy of a migrated template; otherwise empty.
+    public func privateDatabase(named name: String, migrated: Bool = true) async throws -> String {
         let serverURL = try await shared().databaseURL
-        let template = try await migratedTemplate()
-        let database = "test_" + name.lowercased().filter { $0.isLetter || $0.isNumber } + "_" + UUID().uuidString.prefix(8).lowercased()
+        let template = migrated ? " TEMPLATE " + (try await migratedTemplate()) : ""
+        let database = "test_" + name.lowercased().filter { $0.isASCII && ($0.isLetter || $0.isNumber) } + "_" + UUID().uuidString.prefix(8).lowercased()
         _ = try await runOnOwnThread(name: "test-database") {
-            try PGConnection(serverURL, connectTimeoutSeconds: TestDatabase.connectTimeoutSeconds)
-                .execute("CREATE DATABASE \(database) TEMPLATE \(template)")
+            try PGConnection(serverURL, connectTimeoutSeconds: TestDatabase.connectTimeoutSeconds).execute("CREATE DATABASE \(database)\(template)")
         }
         return Self.url(serverURL, database: database)
     }

@@ -16,10 +16,7 @@ import Testing
 @Suite struct CommandLineTests {
     /// A fresh database on the shared server, migrated by `parstore migrate`.
     private func freshDatabase() async throws -> TestDatabase {
-        let servers = try await TestServers.shared.shared()
-        let name = "cli_" + UUID().uuidString.prefix(8).lowercased()
-        try await TestDatabase(url: servers.databaseURL).query("CREATE DATABASE \(name)")
-        let url = String(servers.databaseURL.dropLast("postgres".count)) + name
+        let url = try await TestServers.shared.privateDatabase(named: "cli", migrated: false)
         let first = try await Command.parstore(["migrate", "--database-url", url, "--migrations", TestServers.migrationsDirectory])
         #expect(first.status == 0, "\(first.output)")
         #expect(first.output.contains("0001_event_log"))
