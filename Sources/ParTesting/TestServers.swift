@@ -79,7 +79,8 @@ public actor TestServers {
     public func privateDatabase(named name: String, migrated: Bool = true) async throws -> String {
         let serverURL = try await shared().databaseURL
         let template = migrated ? " TEMPLATE " + (try await migratedTemplate()) : ""
-        let database = "test_" + name.lowercased().filter { $0.isASCII && ($0.isLetter || $0.isNumber) } + "_" + UUID().uuidString.prefix(8).lowercased()
+        let database =
+            "test_" + name.lowercased().filter { $0.isASCII && ($0.isLetter || $0.isNumber) } + "_" + UUID().uuidString.prefix(8).lowercased()
         _ = try await runOnOwnThread(name: "test-database") {
             try PGConnection(serverURL, connectTimeoutSeconds: TestDatabase.connectTimeoutSeconds).execute("CREATE DATABASE \(database)\(template)")
         }
@@ -259,14 +260,18 @@ public struct TestDatabase: Sendable {
             scopes: scopes
         )
         let url = self.url
-        try await runOnOwnThread(name: "test-register") { try ClientTable.add(client, on: PGConnection(url, connectTimeoutSeconds: Self.connectTimeoutSeconds)) }
+        try await runOnOwnThread(name: "test-register") {
+            try ClientTable.add(client, on: PGConnection(url, connectTimeoutSeconds: Self.connectTimeoutSeconds))
+        }
         return secret
     }
 
     /// Registers a client as it is.
     public func register(_ client: Client) async throws {
         let url = self.url
-        try await runOnOwnThread(name: "test-register") { try ClientTable.add(client, on: PGConnection(url, connectTimeoutSeconds: Self.connectTimeoutSeconds)) }
+        try await runOnOwnThread(name: "test-register") {
+            try ClientTable.add(client, on: PGConnection(url, connectTimeoutSeconds: Self.connectTimeoutSeconds))
+        }
     }
 
     /// The events of a request, oldest first, as (kind, client id).
