@@ -316,6 +316,37 @@ extension PartitionTests {
         await events.shutdown()
         try await runOnOwnThread { try postgres.stop() }
     }
+
+    /// A `pushed` row whose transaction stays open past its deadline plus grace while sweeps run: once it commits, a
+    /// later sweep expires it (the watermark never passed a deadline an open transaction could still commit).
+    @Test func aPushCommittedLateIsExpiredBySweepsAfterIt() async throws {
+        let url = try await TestServers.shared.privateDatabase(named: "late-sweep")
+        let database = TestDatabase(url: url)
+        let events = TestEventLog(url: url, nodeID: "sweeper-test", timeout: .seconds(1))
+        let insert = """
+            INSERT INTO par_events (day, request_id, slot, kind, client_id, deadline, node_id, payload)
+            VALUES (current_date, sha256($1::bytea), 0, 'pushed', 'c', now() + interval '200 milliseconds', 'n', '{}')
+            """
+        let held = try await HeldTransaction.begin(url)
+        try await held.execute(insert, ["late"])
+        try await database.query(insert, ["on-time"])
+        // Sweeps run for well past both deadlines plus the grace while the late one is uncommitted.
+        let sweepingUntil = ContinuousClock.now + .seconds(3)
+        while ContinuousClock.now < sweepingUntil {
+            _ = try await events.log.expireDue(grace: .seconds(1))
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        try await held.execute("COMMIT")
+        let expired = "SELECT count(*) FROM par_events t WHERE t.slot = 2 AND t.kind = 'expired'"
+        #expect(
+            try await eventually(timeout: .seconds(20)) {
+                _ = try await events.log.expireDue(grace: .seconds(1))
+                return try await database.count(expired) == 2
+            },
+            "both expired, the late one too"
+        )
+        await events.shutdown()
+    }
 }
 
 /// Set once the long reader has committed.

@@ -180,8 +180,8 @@ struct TestEventLog {
     let log: PostgresEventLog
     let queries: PostgresQueries
 
-    init(url: String, nodeID: String, batchObserver: (@Sendable (Int) -> Void)? = nil) {
-        let configuration = PostgresConfiguration(conninfo: url, nodeID: nodeID)
+    init(url: String, nodeID: String, timeout: Duration = .seconds(10), batchObserver: (@Sendable (Int) -> Void)? = nil) {
+        let configuration = PostgresConfiguration(conninfo: url, nodeID: nodeID, timeout: timeout)
         queries = PostgresQueries(configuration: configuration)
         log = PostgresEventLog(configuration: configuration, queries: queries, batchObserver: batchObserver)
     }
