@@ -61,6 +61,21 @@ public struct PartitionDay: Sendable, Hashable, Comparable, CustomStringConverti
         value < 10 ? "0" + String(value) : String(value)
     }
 
+    /// Days since 1970-01-01 (days-from-civil, the inverse of ``init(daysSince1970:)``).
+    public var daysSince1970: Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    /// The day `count` days later (earlier when negative).
+    public func adding(days count: Int) -> PartitionDay {
+        PartitionDay(daysSince1970: daysSince1970 + count)
+    }
+
     public static func < (lhs: PartitionDay, rhs: PartitionDay) -> Bool {
         (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day)
     }

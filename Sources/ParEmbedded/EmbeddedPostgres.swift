@@ -125,7 +125,7 @@ public final class EmbeddedPostgres: Sendable {
     }
 
     /// The newest `/usr/lib/postgresql/<version>/bin` that has `pg_ctl`.
-    static func findBinaries() -> String? {
+    public static func findBinaries() -> String? {
         let base = "/usr/lib/postgresql"
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
         return versions.compactMap { Int($0) }.sorted(by: >).map { "\(base)/\($0)/bin" }

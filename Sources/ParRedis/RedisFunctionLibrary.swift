@@ -9,7 +9,7 @@
 enum RedisFunctionLibrary {
     /// The library's version, which `parstore_version` returns. Raise it with every change to the functions; a later
     /// version must keep serving the calls of the earlier one (nodes of both run side by side in a rolling upgrade).
-    static let version = 3
+    static let version = 4
 
     /// Loads the library on the server behind `connection` unless it holds this version or a later one already
     /// (a newer node of a rolling upgrade loaded it; replacing it would take its functions away).
@@ -59,6 +59,23 @@ enum RedisFunctionLibrary {
           return {status}
         end
 
+        -- KEYS[1]: request key; ARGV: client id, deadline ms, state ('p' or 'u'). A request rebuilt from the log
+        -- (`parstore rebuild`). Never overwrites: 1 when stored, 0 when the key already existed.
+        local function restore(keys, args)
+          if redis.call('EXISTS', keys[1]) == 1 then return 0 end
+          redis.call('HSET', keys[1], 'c', args[1], 's', args[3])
+          redis.call('PEXPIREAT', keys[1], args[2])
+          return 1
+        end
+
+        -- KEYS[1]: request key; ARGV: client id, deadline ms. Marks a request used, whether Redis held it or not:
+        -- a consumption PostgreSQL decided alone, which a rebuild running meanwhile must not bring back unused.
+        local function used(keys, args)
+          redis.call('HSET', keys[1], 'c', args[1], 's', 'u')
+          redis.call('PEXPIREAT', keys[1], args[2])
+          return 1
+        end
+
         -- Gives a claim back when the arbiter could not be reached, so the request stays usable.
         local function unclaim(keys, args)
           if redis.call('HGET', keys[1], 's') == 'u' then
@@ -90,5 +107,7 @@ enum RedisFunctionLibrary {
         redis.register_function('parstore_consume', consume)
         redis.register_function('parstore_claim', claim)
         redis.register_function('parstore_unclaim', unclaim)
+        redis.register_function('parstore_restore', restore)
+        redis.register_function('parstore_used', used)
         """#
 }

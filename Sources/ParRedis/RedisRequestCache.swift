@@ -33,6 +33,27 @@ public struct RedisRequestCache: Sendable {
         return .refused(reason)
     }
 
+    /// Records a request rebuilt from the log: unused (`p`) or used (`u`: loaded by a browser) until `deadlineMillis`,
+    /// never overwriting what Redis holds. Returns whether it was stored.
+    public func restore(requestID: [UInt8], clientID: String, deadlineMillis: Int64, used: Bool) async throws -> Bool {
+        let key = Self.key(requestID: requestID)
+        let reply = try await pool.command(
+            ["FCALL", "parstore_restore", "1", key, clientID, String(deadlineMillis), used ? "u" : "p"],
+            key: key,
+            shard: Int(requestID[0])
+        )
+        guard case .integer(let stored) = reply else { throw RedisError(.reply, message: "unexpected reply to parstore_restore") }
+        return stored == 1
+    }
+
+    /// Marks a request used until its deadline, whether Redis holds it or not, without waiting for the answer: a
+    /// consumption PostgreSQL decided alone (Redis had no record), which a `parstore rebuild` running meanwhile must
+    /// not bring back as unused.
+    public func markUsed(_ reference: RequestReference, clientID: String, deadlineMillis: Int64) {
+        let key = Self.key(reference)
+        pool.send(["FCALL", "parstore_used", "1", key, clientID, String(deadlineMillis)], key: key, shard: Self.shard(reference)) { _ in }
+    }
+
     /// Gives back a claim whose commit could not be made, so the request stays usable.
     public func unclaim(_ reference: RequestReference) async throws {
         let key = Self.key(reference)
@@ -41,7 +62,11 @@ public struct RedisRequestCache: Sendable {
 
     /// The key of a request: a hash of its reference, never the reference itself.
     public static func key(_ reference: RequestReference) -> String {
-        "parstore:req:" + reference.requestIDHex
+        key(requestID: reference.requestID)
+    }
+
+    static func key(requestID: [UInt8]) -> String {
+        "parstore:req:" + Secret.hex(requestID)
     }
 
     /// Which connection carries a request's commands, so that they reach Redis in the order they were issued.

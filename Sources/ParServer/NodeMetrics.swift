@@ -96,6 +96,15 @@ public struct NodeMetrics: Sendable {
             Self.name("unstorable_input", unit: "total", help: "Inputs PostgreSQL refused, answered 400, by operation."),
             label: "operation"
         )
+        unreadableParameters = LabelledCounter(
+            registry,
+            Self.name(
+                "unreadable_parameters",
+                unit: "total",
+                help: "Sealed parameters that did not open, by why (tampered: changed or moved from another request; key: the day's key cannot be had)."
+            ),
+            label: "why"
+        )
         connectionClosed = LabelledCounter(
             registry,
             Self.name("connections_closed", unit: "total", help: "Connections closed by a deadline (header, body, idle) or over the cap (refused)."),
@@ -132,6 +141,8 @@ public struct NodeMetrics: Sendable {
     let refusal: LabelledCounter
     /// Counts an input that PostgreSQL refused as data (answered 400 once its row was isolated), by operation.
     let storeRefusal: LabelledCounter
+    /// Counts sealed parameters that did not open: `tampered` or `key`.
+    let unreadableParameters: LabelledCounter
     /// Counts a connection the node closed: a deadline passed, or the cap was reached.
     let connectionClosed: LabelledCounter
     /// Counts a request refused with 503 because the node's budget for its path was spent.

@@ -23,6 +23,8 @@ public struct ParStoreNode: Sendable {
     public let logIntegrator: LogIntegrator?
     /// The requests, as the HTTP faces see them.
     public let requests: EventLogRequestStore
+    /// The days' data keys that seal and open parameters; `nil` without a key file.
+    let dataKeys: DataKeyRing?
     /// Client authentication at the PAR endpoint, with its trusted proxies parsed once.
     let authentication: ParClientAuthenticator
     let singleUse: SingleUseRecorder
@@ -86,14 +88,20 @@ public struct ParStoreNode: Sendable {
                 )
             )
         }
+        let queries = postgres
+        let dataKeys = try configuration.data.keyFile.map { DataKeyRing(keys: try DataKeyFile.read($0), queries: queries) }
+        self.dataKeys = dataKeys
         self.requests = EventLogRequestStore(
             eventLog: eventLog,
             redis: redis.map(RedisRequestCache.init(pool:)),
+            sealing: configuration.data.seals ? dataKeys : nil,
+            opening: dataKeys,
             observer: RequestStoreObserver(
                 redisError: { metrics.redisError($0) },
                 redisFallback: { metrics.redisFallback($0) },
                 refusal: { metrics.refusal($0.rawValue) },
-                unstorable: { metrics.storeRefusal($0) }
+                unstorable: { metrics.storeRefusal($0) },
+                unreadable: { metrics.unreadableParameters($0) }
             ),
             fallbackRate: configuration.limits.fallbackRate,
             clock: clock,
@@ -195,7 +203,21 @@ public struct ParStoreNode: Sendable {
                     metrics.expired.increment(by: Int64(count))
                 }
             },
-        ] + logJobs
+        ] + logJobs + dataKeyJobs
+    }
+
+    /// How often a node re-reads the data keys it holds: an erased day is forgotten within this.
+    public static let dataKeyRefreshInterval: Duration = .seconds(2)
+
+    /// The data keys' upkeep: today's and tomorrow's made ahead, erasures taken in.
+    private var dataKeyJobs: [any Service] {
+        guard let dataKeys else { return [] }
+        let clock = clock
+        return [
+            PeriodicJob(name: "data-keys", interval: Self.dataKeyRefreshInterval, logger: logger) {
+                try await dataKeys.refresh(today: PartitionDay(secondsSince1970: clock.secondsSince1970))
+            }
+        ]
     }
 
     /// The log's integration, when the node has the signing key.

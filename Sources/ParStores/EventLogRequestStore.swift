@@ -15,17 +15,22 @@ public struct RequestStoreObserver: Sendable {
     public var refusal: @Sendable (RefusalReason) -> Void
     /// An input the store could not keep (a value PostgreSQL refuses), by operation.
     public var unstorable: @Sendable (String) -> Void
+    /// Sealed parameters that could not be opened, by why: `tampered` (changed, or moved from another request),
+    /// `key` (the day's key cannot be had).
+    public var unreadable: @Sendable (String) -> Void
 
     public init(
         redisError: @escaping @Sendable (String) -> Void = { _ in },
         redisFallback: @escaping @Sendable (String) -> Void = { _ in },
         refusal: @escaping @Sendable (RefusalReason) -> Void = { _ in },
-        unstorable: @escaping @Sendable (String) -> Void = { _ in }
+        unstorable: @escaping @Sendable (String) -> Void = { _ in },
+        unreadable: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.redisError = redisError
         self.redisFallback = redisFallback
         self.refusal = refusal
         self.unstorable = unstorable
+        self.unreadable = unreadable
     }
 }
 
@@ -39,9 +44,16 @@ public struct RequestStoreObserver: Sendable {
 /// `consumed` event; only its answer is returned. When Redis has no record (lost, flushed, failed over) or is
 /// unreachable, the arbiter alone decides. When PostgreSQL is unreachable nothing succeeds (503) and a Redis
 /// claim is given back.
+///
+/// Parameters: sealed with their day's data key before they are stored (``ParameterSeal``), opened only for the
+/// redemption's answer and the ticket read. Without a sealing ``DataKeyRing`` they are stored as pushed.
 public final class EventLogRequestStore: RequestStore {
     private let eventLog: PostgresEventLog
     private let redis: RedisRequestCache?
+    /// Seals what is pushed; `nil`: stored as pushed.
+    private let sealing: DataKeyRing?
+    /// Opens what was sealed.
+    private let opening: DataKeyRing?
     private let observer: RequestStoreObserver
     private let fallback: NodeRateLimiter
     private let refusalWrites: NodeRateLimiter
@@ -57,6 +69,8 @@ public final class EventLogRequestStore: RequestStore {
     public init(
         eventLog: PostgresEventLog,
         redis: RedisRequestCache?,
+        sealing: DataKeyRing?,
+        opening: DataKeyRing?,
         observer: RequestStoreObserver,
         fallbackRate: Int,
         refusalRecordRate: Int = 500,
@@ -65,6 +79,8 @@ public final class EventLogRequestStore: RequestStore {
     ) {
         self.eventLog = eventLog
         self.redis = redis
+        self.sealing = sealing
+        self.opening = opening
         self.observer = observer
         self.fallback = NodeRateLimiter(perSecond: fallbackRate)
         self.refusalWrites = NodeRateLimiter(perSecond: refusalRecordRate)
@@ -79,7 +95,19 @@ public final class EventLogRequestStore: RequestStore {
     /// - Throws: 503 `temporarily_unavailable` when PostgreSQL cannot be reached: no reference is handed out.
     public func push(_ request: PushedRequest, lifetime: Duration, singleUse: [SingleUse] = []) async throws(OAuthError) -> PushOutcome {
         let reference = RequestReference.mint(secondsSince1970: clock.secondsSince1970)
-        let parameters = request.parametersJSON
+        var parameters = request.parametersJSON
+        if let sealing {
+            let key: DataKey
+            do {
+                key = try await sealing.sealingKey(for: reference.day)
+            } catch let error as DataKeyError {
+                logger.error("no data key to seal with", metadata: ["why": "\(error)"])
+                throw .storeUnavailable
+            } catch {
+                throw storeFailure(error, operation: "push")
+            }
+            parameters = ParameterSeal.seal(parameters, requestID: reference.requestID, day: reference.day, with: key)
+        }
         var record = EventRecord(
             day: reference.day,
             requestID: reference.requestID,
@@ -113,6 +141,11 @@ public final class EventLogRequestStore: RequestStore {
     /// - Throws: 503 `temporarily_unavailable` when PostgreSQL cannot be reached (fail closed), or when too many
     ///   requests Redis does not know are being checked against PostgreSQL at once.
     public func redeem(requestURI: String, clientID: String) async throws(OAuthError) -> RedemptionResult {
+        try await opened(decide(requestURI: requestURI, clientID: clientID), refusing: .invalidRequestURI)
+    }
+
+    /// The redemption by `request_uri`, its parameters as stored.
+    private func decide(requestURI: String, clientID: String) async throws(OAuthError) -> RedemptionResult {
         guard let reference = RequestReference(requestURI: requestURI) else { return .refused(.unknown) }
         let consume = ConsumeRequest(reference: reference, clientID: clientID)
         guard let redis else { return try await arbitrate(consume, reference: reference) }
@@ -182,21 +215,71 @@ public final class EventLogRequestStore: RequestStore {
     ///   closed: the outcome is unknown, and a retry with the same attempt key tells it).
     public func redeem(ticket text: String, attemptKey: String?) async throws(OAuthError) -> RedemptionResult {
         guard let ticket = Ticket(text) else { return .refused(.unknown) }
+        let result: RedemptionResult
         do {
-            return try await eventLog.redeem(TicketRedemption(ticket: ticket, attemptKey: attemptKey))
+            result = try await eventLog.redeem(TicketRedemption(ticket: ticket, attemptKey: attemptKey))
         } catch {
             throw storeFailure(error, operation: "redeem-ticket")
         }
+        return try await opened(result, refusing: .invalidTicket)
     }
 
     /// The request behind a ticket, for the login and consent UI; changes nothing.
     public func read(ticket text: String) async throws(OAuthError) -> Result<TicketedRequest, RefusalReason> {
         guard let ticket = Ticket(text) else { return .failure(.unknown) }
+        let result: Result<TicketedRequest, RefusalReason>
         do {
-            return try await eventLog.read(ticket)
+            result = try await eventLog.read(ticket)
         } catch {
             throw storeFailure(error, operation: "read-ticket")
         }
+        guard case .success(var found) = result else { return result }
+        found.parameters = try await opened(found.parameters, refusing: .invalidTicket)
+        return .success(found)
+    }
+
+    /// A redemption's answer with its parameters opened.
+    private func opened(_ result: RedemptionResult, refusing code: OAuthError.Code) async throws(OAuthError) -> RedemptionResult {
+        guard case .redeemed(var redeemed) = result else { return result }
+        redeemed.parameters = try await opened(redeemed.parameters, refusing: code)
+        return .redeemed(redeemed)
+    }
+
+    /// Sealed parameters opened with their day's key: `.erased` when that key was destroyed. Parameters that do not
+    /// open (changed, moved onto another request's row, or under a key this node cannot have) are never answered:
+    /// the caller gets `code` (the request is used up: its terminal event is already committed).
+    private func opened(_ parameters: StoredParameters, refusing code: OAuthError.Code) async throws(OAuthError) -> StoredParameters {
+        guard case .sealed(let payload, let requestID, let day) = parameters else { return parameters }
+        let requestIDHex = Secret.hex(requestID)
+        let unreadable = { (why: String) -> OAuthError in
+            self.observer.unreadable(why)
+            return OAuthError(
+                code,
+                "The request's stored parameters cannot be read; it cannot be used.",
+                status: 400,
+                reason: "unreadable_parameters"
+            )
+        }
+        guard let opening else {
+            logger.error("sealed parameters, and no PARSTORE_DATA_KEY_FILE to open them", metadata: ["request_id": "\(requestIDHex)"])
+            throw unreadable("key")
+        }
+        let key: DataKey
+        do {
+            key = try await opening.openingKey(for: day)
+        } catch DataKeyError.erased {
+            return .erased
+        } catch let error as DataKeyError {
+            logger.error("sealed parameters cannot be opened", metadata: ["request_id": "\(requestIDHex)", "why": "\(error)"])
+            throw unreadable("key")
+        } catch {
+            throw storeFailure(error, operation: "open")
+        }
+        guard let clear = ParameterSeal.open(payload, requestID: requestID, day: day, with: key) else {
+            logger.error("sealed parameters do not open: changed, or moved from another request", metadata: ["request_id": "\(requestIDHex)"])
+            throw unreadable("tampered")
+        }
+        return .clear(clear)
     }
 
     /// Lets the arbiter decide alone, and records a refusal of a known request.
@@ -207,7 +290,10 @@ public final class EventLogRequestStore: RequestStore {
         } catch {
             throw storeFailure(error, operation: "redeem")
         }
-        if case .refused(let reason) = outcome { recordRefusal(reason, reference: reference, clientID: consume.clientID) }
+        switch outcome {
+        case .refused(let reason): recordRefusal(reason, reference: reference, clientID: consume.clientID)
+        case .redeemed(let redeemed): redis?.markUsed(reference, clientID: consume.clientID, deadlineMillis: redeemed.expiresAtMillis)
+        }
         return outcome
     }
 

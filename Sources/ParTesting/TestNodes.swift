@@ -13,8 +13,16 @@ public enum TestNodes {
         configuration.lifetimes.sweepInterval = .milliseconds(500)
         configuration.lifetimes.expiryGrace = .seconds(1)
         configuration.stores.registryRefreshInterval = .milliseconds(300)
+        configuration.data.keyFile = dataKeyFile
         return configuration
     }
+
+    /// The test process's key-encryption key file: every test node shares it, as every node of a deployment does.
+    public static let dataKeyFile: String = {
+        let path = NSTemporaryDirectory() + "parstore-test-\(getpid())-\(UUID().uuidString.prefix(8)).kek"
+        try! DataKeyFile.create(path, keys: KeyEncryptionKeys([.generate()]))
+        return path
+    }()
 
     /// A node whose registry is loaded.
     public static func make(_ configuration: NodeConfiguration, clock: any WallClock = SystemWallClock()) async throws -> ParStoreNode {

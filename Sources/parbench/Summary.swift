@@ -23,9 +23,9 @@ struct Summary: ParsableCommand {
 
     /// Every scenario, in the report's order.
     static let labels = [
-        "ceiling-http", "push", "push-2", "log-on", "log-off", "log-off-2", "log-on-2", "push-open", "redeem", "flow-backend", "flow", "hostile",
-        "cluster-push", "cluster-push-2",
-        "cluster-redeem", "cluster-flow-backend", "sync-push", "sync-flow-backend", "lb3-push", "lb3-push-open", "lb3-flow-backend",
+        "ceiling-http", "push", "push-2", "log-on", "log-off", "log-off-2", "log-on-2", "seal-off", "seal-off-2", "seal-on", "push-open",
+        "redeem", "flow-backend", "flow", "hostile", "cluster-push", "cluster-push-2", "cluster-redeem", "seal-off-redeem", "cluster-flow-backend",
+        "sync-push", "sync-flow-backend", "lb3-push", "lb3-push-open", "lb3-flow-backend",
         "lb3-flow", "lb3-hostile",
     ]
 
@@ -125,6 +125,7 @@ struct BenchReport {
         }
         lines += lifecycleSection
         lines += logSection
+        lines += sealSection
         lines += ["", "## PostgreSQL's work per event, the node count and synchronous replication", ""]
         let comparisons = [
             (
@@ -271,6 +272,27 @@ struct BenchReport {
             lines.append("| \(label) | \(lag.medianEvents) | \(lag.maxEvents) | \(lag.medianSeconds) | \(lag.maxSeconds) |")
         }
         return lines
+    }
+
+    /// Parameters sealed at rest: push and redeem with sealing on against off.
+    private var sealSection: [String] {
+        let on = throughput("log-on-2") + throughput("seal-on")
+        let off = throughput("seal-off") + throughput("seal-off-2")
+        func cpu(_ labels: [String]) -> String { labels.map { optional(cores[$0]?.nodeMicrosPerIteration) }.joined(separator: ", ") }
+        return [
+            "", "## Parameters sealed at rest",
+            "Pushed parameters are sealed (AES-256-GCM under the day's data key) before PostgreSQL stores them, and opened for "
+                + "the redemption's answer. Push ran on one node with sealing on (log-on-2), off (the node restarted with "
+                + "`PARSTORE_DATA_ENCRYPTION=false`), off again, and on again; redeem ran with it on, then on requests pushed and "
+                + "redeemed with it off.",
+            "",
+            "- push with sealing on ÷ off (target ≥ 0.9): \(whole(on / 2))/s against \(whole(off / 2))/s = **\(ratio(on / off))** "
+                + "(pairs \(ratio(throughput("log-on-2") / throughput("seal-off"))) and \(ratio(throughput("seal-on") / throughput("seal-off-2"))))",
+            "- redeem with sealing on ÷ off (target ≥ 0.9): \(whole(throughput("redeem")))/s against "
+                + "\(whole(throughput("seal-off-redeem")))/s = **\(ratio(throughput("redeem") / throughput("seal-off-redeem")))**",
+            "- node CPU per push, on: \(cpu(["log-on-2", "seal-on"])) µs, off: \(cpu(["seal-off", "seal-off-2"])) µs; per redemption, "
+                + "on: \(cpu(["redeem"])) µs, off: \(cpu(["seal-off-redeem"])) µs",
+        ]
     }
 
     /// A line `- what: top ÷ bottom µs = **ratio**` (each figure after its name, if any), when both were measured.

@@ -7,7 +7,11 @@ struct Parstore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parstore",
         abstract: "ParStore: the Pushed Authorization Request (RFC 9126) store of an OAuth 2.0 authorization server.",
-        subcommands: [Serve.self, Migrate.self, Clients.self, Audit.self, Export.self, LogCommand.self, SettingsTable.self, DevServers.self]
+        subcommands: [
+            Serve.self, Migrate.self, Clients.self, Audit.self, Export.self, LogCommand.self, DataKeyCommand.self, Erase.self, Rebuild.self,
+            SettingsTable.self,
+            DevServers.self,
+        ]
     )
 
     /// Runs Swift concurrency on the NIO event loops that serve HTTP, installed before any task starts: a request's

@@ -54,6 +54,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong(S.apiKey.fileFlag), help: ArgumentHelp(S.apiKey.fileHelp)) var apiKeyFile: String?
     @Option(name: .customLong(S.clientCertificateHeader.flag), help: ArgumentHelp(S.clientCertificateHeader.help)) var clientCertificateHeader: String?
     @Option(name: .customLong(S.trustedProxies.flag), help: ArgumentHelp(S.trustedProxies.help)) var trustedProxies: String?
+    @Option(name: .customLong(S.dataKeyFile.flag), help: ArgumentHelp(S.dataKeyFile.help)) var dataKeyFile: String?
+    @Option(name: .customLong(S.dataEncryption.flag), help: ArgumentHelp(S.dataEncryption.help)) var dataEncryption: String?
     @Option(name: .customLong(S.logKeyFile.flag), help: ArgumentHelp(S.logKeyFile.help)) var logKeyFile: String?
     @Option(name: .customLong(S.checkpointInterval.flag), help: ArgumentHelp(S.checkpointInterval.help)) var checkpointInterval: String?
     @Option(name: .customLong(S.dataDir.flag), help: ArgumentHelp(S.dataDir.help)) var dataDir: String?
@@ -91,15 +93,16 @@ struct Serve: AsyncParsableCommand {
             configuration.stores.databaseURL = started.postgres.url
             configuration.stores.redisURL = configuration.stores.redisURL ?? started.redis?.url
             if configuration.security.apiKey.isEmpty { configuration.security.apiKey = Secret.random(byteCount: 24) }
-            if configuration.log.keyFile == nil {
-                // The checkpoints' origin: the issuer without its scheme, then /log.
-                let origin = configuration.issuer.split(separator: "://", maxSplits: 1).last.map(String.init) ?? "parstore"
-                do {
+            do {
+                if configuration.log.keyFile == nil {
+                    // The checkpoints' origin: the issuer without its scheme, then /log.
+                    let origin = configuration.issuer.split(separator: "://", maxSplits: 1).last.map(String.init) ?? "parstore"
                     configuration.log.keyFile = try LogKeyFile.embedded(in: folder, name: origin + "/log")
-                } catch {
-                    try await started.stop()
-                    throw ValidationError(error.description)
                 }
+                if configuration.data.keyFile == nil { configuration.data.keyFile = try DataKeyFile.embedded(in: folder) }
+            } catch {
+                try await started.stop()
+                throw ValidationError(error.description)
             }
         }
         guard !configuration.security.apiKey.isEmpty else {

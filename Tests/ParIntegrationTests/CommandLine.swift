@@ -81,7 +81,8 @@ enum Command {
             [
                 "serve", "--database-url", servers.databaseURL, "--redis-url", servers.redisURL, "--port", String(port),
                 "--log-level", logLevel,
-            ] + (environment["PARSTORE_API_KEY_FILE"] == nil ? ["--api-key", TestNodes.apiKey] : []) + extra,
+            ] + (environment["PARSTORE_API_KEY_FILE"] == nil ? ["--api-key", TestNodes.apiKey] : [])
+                + (environment["PARSTORE_DATA_KEY_FILE"] == nil ? ["--data-key-file", TestNodes.dataKeyFile] : []) + extra,
             environment: environment,
             output: output
         )

@@ -136,10 +136,10 @@ import Testing
     @Test func everyDeclaredSettingRefusesTextThatIsNotAValue() throws {
         let texts: Set = [
             "databaseURL", "redisURL", "nodeID", "host", "issuer", "tokenEndpoint", "mtlsPushEndpoint", "interactionURL", "apiKey",
-            "clientCertificateHeader", "trustedProxies", "logKeyFile", "dataDir", "migrations", "logLevel",
+            "clientCertificateHeader", "trustedProxies", "dataKeyFile", "logKeyFile", "dataDir", "migrations", "logLevel",
         ]
         let refusable = NodeSettings.all.filter { !texts.contains($0.key) }
-        #expect(refusable.count == 19, "every setting with a typed value is tried")
+        #expect(refusable.count == 20, "every setting with a typed value is tried")
         for setting in refusable {
             var configuration = NodeConfiguration(stores: .init(databaseURL: "x"), security: .init(apiKey: "0123456789abcdef0123"))
             #expect(throws: ConfigurationError.self, "\(setting.variable)") { try setting.apply("1e400x", to: &configuration) }

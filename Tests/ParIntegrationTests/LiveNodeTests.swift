@@ -175,7 +175,10 @@ final class RawConnection {
         let node = try Command.launch(
             try Command.parstore,
             ["serve", "--redis-url", servers.redisURL, "--port", String(port), "--log-level", "trace"],
-            environment: ["PARSTORE_API_KEY_FILE": folder + "/api-key", "PARSTORE_DATABASE_URL_FILE": folder + "/database-url"],
+            environment: [
+                "PARSTORE_API_KEY_FILE": folder + "/api-key", "PARSTORE_DATABASE_URL_FILE": folder + "/database-url",
+                "PARSTORE_DATA_KEY_FILE": TestNodes.dataKeyFile,
+            ],
             output: log
         )
         defer { node.terminate() }

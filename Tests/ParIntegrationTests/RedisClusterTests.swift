@@ -156,7 +156,7 @@ import Testing
         #expect(primaries.count == 3 && !primaries.contains(victim), "a replica took the lost primary's place")
         for port in primaries {
             let version = try await runOnOwnThread { try cluster.cli(port, ["FCALL", "parstore_version", "0"]) }
-            #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == "3", "functions on \(port)")
+            #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == "4", "functions on \(port)")
         }
     }
 

@@ -74,12 +74,17 @@ import Testing
         #expect(groups.withLock { $0 } == [monday: [1, 3, 5], tuesday: [2, 4]])
     }
 
-    @Test func theArbitersRowsBecomeRedemptionsOrRefusals() {
-        let won = RedemptionResult(arbiterRow: ["consumed", #"{"scope":"openid"}"#, "1800000000000", "1800000060000"], clientID: "c")
-        #expect(won == .redeemed(RedeemedRequest(clientID: "c", parametersJSON: #"{"scope":"openid"}"#, pushedAtMillis: 1_800_000_000_000, expiresAtMillis: 1_800_000_060_000)))
+    @Test func theArbitersRowsBecomeRedemptionsOrRefusals() throws {
+        let (id, day) = (Array(repeating: UInt8(1), count: 32), try #require(PartitionDay(compact: "20261201")))
+        func result(_ row: [String?]) -> RedemptionResult { RedemptionResult(arbiterRow: row, clientID: "c", requestID: id, day: day) }
+        let won = result(["consumed", #"{"scope":"openid"}"#, "1800000000000", "1800000060000"])
+        #expect(won == .redeemed(RedeemedRequest(clientID: "c", parameters: .clear(#"{"scope":"openid"}"#), pushedAtMillis: 1_800_000_000_000, expiresAtMillis: 1_800_000_060_000)))
+        // A sealed payload keeps what opens it: its request and day.
+        let sealed = result(["consumed", #""pse1.AAAA""#, "1800000000000", "1800000060000"])
+        #expect(sealed == .redeemed(RedeemedRequest(clientID: "c", parameters: .sealed(#""pse1.AAAA""#, requestID: id, day: day), pushedAtMillis: 1_800_000_000_000, expiresAtMillis: 1_800_000_060_000)))
         for reason in RefusalReason.allCases {
-            #expect(RedemptionResult(arbiterRow: [reason.rawValue, nil, nil, nil], clientID: "c") == .refused(reason))
+            #expect(result([reason.rawValue, nil, nil, nil]) == .refused(reason))
         }
-        #expect(RedemptionResult(arbiterRow: ["something new", nil, nil, nil], clientID: "c") == .refused(.unknown), "an unknown word never redeems")
+        #expect(result(["something new", nil, nil, nil]) == .refused(.unknown), "an unknown word never redeems")
     }
 }

@@ -2,16 +2,16 @@
 public struct RedeemedRequest: Sendable, Equatable {
     /// The client that pushed it.
     public var clientID: String
-    /// The pushed parameters as a JSON object (``PushedRequest/parametersJSON``).
-    public var parametersJSON: String
+    /// The pushed parameters (``PushedRequest/parametersJSON``).
+    public var parameters: StoredParameters
     /// When it was pushed, in milliseconds since 1970 (PostgreSQL's clock).
     public var pushedAtMillis: Int64
     /// Its deadline, in milliseconds since 1970 (PostgreSQL's clock).
     public var expiresAtMillis: Int64
 
-    public init(clientID: String, parametersJSON: String, pushedAtMillis: Int64, expiresAtMillis: Int64) {
+    public init(clientID: String, parameters: StoredParameters, pushedAtMillis: Int64, expiresAtMillis: Int64) {
         self.clientID = clientID
-        self.parametersJSON = parametersJSON
+        self.parameters = parameters
         self.pushedAtMillis = pushedAtMillis
         self.expiresAtMillis = expiresAtMillis
     }

@@ -124,7 +124,9 @@ extension PostgresEventLog {
                 ],
                 before: deadline
             )
-            return zip(requests, rows.rows).map { request, row in RedemptionResult(arbiterRow: row, clientID: request.clientID) }
+            return zip(requests, rows.rows).map { request, row in
+                RedemptionResult(arbiterRow: row, clientID: request.clientID, requestID: request.requestID, day: request.day)
+            }
         }
     }
 
@@ -180,20 +182,27 @@ extension PostgresEventLog {
                 ],
                 before: deadline
             )
-            return rows.rows.map { row in RedemptionResult(arbiterRow: row, clientID: row[4] ?? "") }
+            return zip(redemptions, rows.rows).map { redemption, row in
+                RedemptionResult(
+                    arbiterRow: row,
+                    clientID: row[4] ?? "",
+                    requestID: row[5].flatMap(Secret.bytes(fromHex:)) ?? [],
+                    day: redemption.ticket.day
+                )
+            }
         }
     }
 }
 
 extension RedemptionResult {
-    /// What the arbiter decided for one redemption, from its result row.
-    init(arbiterRow row: [String?], clientID: String) {
+    /// What the arbiter decided for one redemption of the request `requestID` of `day`, from its result row.
+    init(arbiterRow row: [String?], clientID: String, requestID: [UInt8], day: PartitionDay) {
         switch row[0] {
         case "consumed":
             self = .redeemed(
                 RedeemedRequest(
                     clientID: clientID,
-                    parametersJSON: row[1] ?? "{}",
+                    parameters: StoredParameters(payload: row[1], requestID: requestID, day: day),
                     pushedAtMillis: Int64(row[2] ?? "") ?? 0,
                     expiresAtMillis: Int64(row[3] ?? "") ?? 0
                 )

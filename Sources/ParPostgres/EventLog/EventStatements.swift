@@ -261,7 +261,7 @@ enum EventStatements {
                c.payload::text,
                (extract(epoch FROM c.pushed_at) * 1000)::bigint,
                (extract(epoch FROM c.deadline) * 1000)::bigint,
-               c.client_id
+               c.client_id, encode(c.request_id, 'hex')
         FROM candidates c
         WHERE (SELECT parstore_in_time($5))
         ORDER BY c.ord
@@ -277,7 +277,7 @@ enum EventStatements {
                     ELSE 'live' END,
                l.client_id, p.payload::text,
                (extract(epoch FROM p.at) * 1000)::bigint, (extract(epoch FROM l.at) * 1000)::bigint,
-               (extract(epoch FROM l.deadline) * 1000)::bigint
+               (extract(epoch FROM l.deadline) * 1000)::bigint, encode(l.request_id, 'hex')
         FROM par_events l
         JOIN par_events p ON p.day = l.day AND p.request_id = l.request_id AND p.slot = 0
         LEFT JOIN par_events t ON t.day = l.day AND t.request_id = l.request_id AND t.slot = 2

@@ -103,7 +103,7 @@ public final class PostgresEventLog: Sendable {
             return .success(
                 TicketedRequest(
                     clientID: row[1] ?? "",
-                    parametersJSON: row[2] ?? "{}",
+                    parameters: StoredParameters(payload: row[2], requestID: row[6].flatMap(Secret.bytes(fromHex:)) ?? [], day: ticket.day),
                     pushedAtMillis: Int64(row[3] ?? "") ?? 0,
                     loadedAtMillis: Int64(row[4] ?? "") ?? 0,
                     expiresAtMillis: Int64(row[5] ?? "") ?? 0
@@ -115,15 +115,16 @@ public final class PostgresEventLog: Sendable {
 
     /// Appends `expired` events for requests past their deadline plus `grace`, the earliest first, in transactions of
     /// at most `rowsPerCall` requests of each kind (each bounded in time, holding its locks briefly), up to `maxCalls`
-    /// of them; what is left waits for the next sweep.
+    /// of them; what is left waits for the next sweep. Never past a deadline that a transaction still open could yet
+    /// commit (migration 0012): this node's statements run at most its `timeout`.
     ///
     /// - Returns: how many expired, or `nil` when another node was sweeping.
     public func expireDue(grace: Duration, rowsPerCall: Int = 10_000, maxCalls: Int = 20) async throws -> Int? {
         var total = 0
         for _ in 0..<maxCalls {
             let rows = try await queries.query(
-                "SELECT parstore_expire($1, $2 * interval '1 millisecond', $3)",
-                [configuration.nodeID, String(grace.milliseconds), String(rowsPerCall)]
+                "SELECT parstore_expire($1, $2 * interval '1 millisecond', $3, $4 * interval '1 millisecond')",
+                [configuration.nodeID, String(grace.milliseconds), String(rowsPerCall), String(configuration.timeout.milliseconds)]
             )
             let count = rows.rows.first?.first.flatMap { $0 }.flatMap { Int($0) } ?? 0
             if count < 0 { return total > 0 ? total : nil }

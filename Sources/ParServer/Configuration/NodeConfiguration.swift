@@ -126,9 +126,25 @@ public struct NodeConfiguration: Sendable {
         public init() {}
     }
 
+    /// How pushed parameters are kept at rest.
+    public struct DataProtection: Sendable {
+        /// The file of the key-encryption keys (`parstore data-key generate`), the first of which wraps new days' data
+        /// keys.
+        public var keyFile: String?
+        /// Whether parameters are sealed before they are stored; `nil` is on. Off stores them as pushed (and still
+        /// opens what was sealed, given the key file).
+        public var encryption: Bool?
+
+        public init() {}
+
+        /// Whether new parameters are sealed.
+        public var seals: Bool { encryption ?? true }
+    }
+
     public var listener = Listener()
     public var oauth = OAuth()
     public var log = Log()
+    public var data = DataProtection()
     public var lifetimes = Lifetimes()
     public var limits = Limits()
     public var stores: Stores
@@ -218,6 +234,9 @@ public struct NodeConfiguration: Sendable {
         }
         guard (1...1_000_000).contains(connections.maxConnections) else {
             throw ConfigurationError("PARSTORE_MAX_CONNECTIONS must be between 1 and 1000000")
+        }
+        guard !data.seals || data.keyFile != nil else {
+            throw ConfigurationError("PARSTORE_DATA_KEY_FILE is required while PARSTORE_DATA_ENCRYPTION is on (`parstore data-key generate`)")
         }
     }
 

@@ -6,7 +6,7 @@ import Foundation
 public struct NodeSetting: Sendable {
     /// The part of the configuration a setting belongs to, in the order the README lists them.
     public enum Section: String, Sendable, CaseIterable {
-        case stores, listener, oauth = "OAuth", lifetimes, limits, security, log, process
+        case stores, listener, oauth = "OAuth", lifetimes, limits, security, data, log, process
     }
 
     /// How a setting's text is applied; it throws the requirement it failed, completed with the setting's names.

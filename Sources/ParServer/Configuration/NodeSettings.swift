@@ -192,6 +192,18 @@ public enum NodeSettings {
 
     // MARK: The tamper-evident log
 
+    public static let dataKeyFile = NodeSetting(
+        "dataKeyFile", flag: "data-key-file", .data,
+        "File of the key-encryption keys that wrap each day's data key (`PARSTORE-KEK-1:…` lines, made by `parstore data-key generate`; the first wraps new days, every one unwraps). Every node needs the same file.",
+        default: "generated under the data folder with the embedded servers, else none", apply: NodeSetting.optionalText(\.data.keyFile)
+    )
+
+    public static let dataEncryption = NodeSetting(
+        "dataEncryption", flag: "data-encryption", .data,
+        "Whether pushed parameters are sealed (AES-256-GCM under the day's data key) before PostgreSQL stores them; `false` stores them as pushed.",
+        default: "`true`", apply: NodeSetting.boolean(\.data.encryption)
+    )
+
     public static let logKeyFile = NodeSetting(
         "logKeyFile", flag: "log-key-file", .log,
         "File holding the Ed25519 key that signs the log's checkpoints (`PRIVATE+KEY+…`, made by `parstore log generate-key`; every node that has it integrates, one at a time). Unset: the node does not integrate nor sign, and still serves `/log/checkpoint`.",
@@ -251,6 +263,8 @@ public enum NodeSettings {
         apiKey,
         clientCertificateHeader,
         trustedProxies,
+        dataKeyFile,
+        dataEncryption,
         logKeyFile,
         checkpointInterval,
         dataDir,

@@ -90,7 +90,7 @@ struct BackendEndpoint: Sendable {
                 metrics.redeem("redeemed")
                 return Self.request(
                     clientID: redeemed.clientID,
-                    parametersJSON: redeemed.parametersJSON,
+                    parameters: redeemed.parameters,
                     times: [("pushed_at", redeemed.pushedAtMillis), ("expires_at", redeemed.expiresAtMillis)]
                 )
             case .refused(let reason):
@@ -110,7 +110,7 @@ struct BackendEndpoint: Sendable {
         case .success(let found):
             return Self.request(
                 clientID: found.clientID,
-                parametersJSON: found.parametersJSON,
+                parameters: found.parameters,
                 times: [("pushed_at", found.pushedAtMillis), ("loaded_at", found.loadedAtMillis), ("expires_at", found.expiresAtMillis)]
             )
         case .failure(let reason):
@@ -118,9 +118,17 @@ struct BackendEndpoint: Sendable {
         }
     }
 
-    /// `200` with a request as the AS gets it: client, parameters as pushed (an object), and RFC 3339 times.
-    private static func request(clientID: String, parametersJSON: String, times: [(name: String, millis: Int64)]) -> Response {
-        var json = #"{"client_id":"# + JSONText.string(clientID) + #","parameters":"# + parametersJSON
+    /// `200` with a request as the AS gets it: client, parameters as pushed (an object), and RFC 3339 times. When
+    /// the parameters are gone, `parameters` is `null` and `parameters_unavailable` says why: `erased` (the day's
+    /// data key was destroyed by `parstore erase`).
+    private static func request(clientID: String, parameters: StoredParameters, times: [(name: String, millis: Int64)]) -> Response {
+        var json = #"{"client_id":"# + JSONText.string(clientID)
+        switch parameters {
+        case .clear(let parametersJSON): json += #","parameters":"# + parametersJSON
+        case .erased: json += #","parameters":null,"parameters_unavailable":"erased""#
+        // The store opens sealed parameters or refuses; never answered sealed.
+        case .sealed: json += #","parameters":null,"parameters_unavailable":"sealed""#
+        }
         for time in times { json += "," + JSONText.string(time.name) + ":" + JSONText.string(Timestamp.rfc3339(millis: time.millis)) }
         return OAuthResponses.json(.ok, json + "}")
     }
