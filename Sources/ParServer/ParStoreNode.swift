@@ -203,7 +203,30 @@ public struct ParStoreNode: Sendable {
                     metrics.expired.increment(by: Int64(count))
                 }
             },
-        ] + logJobs + dataKeyJobs
+        ] + logJobs + dataKeyJobs + retentionJobs
+    }
+
+    /// Retention, tried every hour (one node at a time does it; most runs find nothing to drop).
+    private var retentionJobs: [any Service] {
+        guard configuration.data.retentionDays > 0 else { return [] }
+        let retention = Retention(
+            configuration: .init(
+                conninfo: configuration.stores.databaseURL,
+                keepDays: configuration.data.retentionDays,
+                signer: logIntegrator?.configuration.signer
+            )
+        )
+        return [
+            PeriodicJob(name: "retention", interval: .seconds(3600), logger: logger) { [logger] in
+                let report = try await runOnOwnThread(name: "retention") { try retention.run() }
+                if !report.dropped.isEmpty {
+                    logger.notice("retention dropped days", metadata: ["days": "\(report.dropped.map(\.description))"])
+                }
+                for (day, reason) in report.refused {
+                    logger.warning("retention kept a day", metadata: ["day": "\(day)", "reason": "\(reason)"])
+                }
+            }
+        ]
     }
 
     /// How often a node re-reads the data keys it holds: an erased day is forgotten within this.

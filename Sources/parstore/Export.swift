@@ -9,7 +9,8 @@ struct Export: ParsableCommand {
         abstract: "Write the integrated log as JSON Lines, one event per line, from a leaf index on.",
         discussion: """
             Each line holds the event's leaf `index`, its `leaf` (base64 of the exact bytes hashed into the Merkle \
-            tree; the README documents the encoding) and the fields decoded from those bytes. Only integrated events \
+            tree; the README documents the encoding) and the fields decoded from those bytes; a leaf whose event \
+            retention took out is written as {"index", "leaf_hash", "pruned": true}. Only integrated events \
             are written, in index order: with --follow the command keeps going as new ones are integrated, and a \
             follower that restarts with --from at the next index neither skips nor repeats one.
             """
@@ -27,19 +28,31 @@ struct Export: ParsableCommand {
         let output = FileHandle.standardOutput
         while true {
             var lines: [UInt8] = []
-            next = try reader.leaves(from: next, to: to) { entry in
-                lines += Array(try JSONLines.encode(ExportedLine(entry)).utf8)
+            func write(_ line: some Encodable) throws {
+                lines += Array(try JSONLines.encode(line).utf8)
                 lines.append(UInt8(ascii: "\n"))
                 if lines.count > 1 << 16 {
                     output.write(Data(lines))
                     lines.removeAll(keepingCapacity: true)
                 }
             }
+            next = try reader.leaves(from: next, to: to) { index, hash in
+                try write(PrunedLine(index: index, leaf_hash: Data(hash.bytes).base64EncodedString(), pruned: true))
+            } _: { entry in
+                try write(ExportedLine(entry))
+            }
             output.write(Data(lines))
             if !follow || (to.map { next >= $0 } ?? false) { return }
             Thread.sleep(forTimeInterval: max(0.05, pollInterval))
         }
     }
+}
+
+/// A leaf whose event retention took out: its index and its hash, as the tree holds it.
+struct PrunedLine: Encodable {
+    var index: UInt64
+    var leaf_hash: String
+    var pruned: Bool
 }
 
 /// One exported event: its index and leaf, then the fields its leaf encodes.

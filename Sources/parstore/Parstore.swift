@@ -8,7 +8,7 @@ struct Parstore: AsyncParsableCommand {
         commandName: "parstore",
         abstract: "ParStore: the Pushed Authorization Request (RFC 9126) store of an OAuth 2.0 authorization server.",
         subcommands: [
-            Serve.self, Migrate.self, Clients.self, Audit.self, Export.self, LogCommand.self, DataKeyCommand.self, Erase.self, Rebuild.self,
+            Serve.self, Migrate.self, Clients.self, Audit.self, Export.self, LogCommand.self, DataKeyCommand.self, Erase.self, Rebuild.self, RetentionCommand.self,
             SettingsTable.self,
             DevServers.self,
         ]

@@ -56,6 +56,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong(S.trustedProxies.flag), help: ArgumentHelp(S.trustedProxies.help)) var trustedProxies: String?
     @Option(name: .customLong(S.dataKeyFile.flag), help: ArgumentHelp(S.dataKeyFile.help)) var dataKeyFile: String?
     @Option(name: .customLong(S.dataEncryption.flag), help: ArgumentHelp(S.dataEncryption.help)) var dataEncryption: String?
+    @Option(name: .customLong(S.retentionDays.flag), help: ArgumentHelp(S.retentionDays.help)) var retentionDays: String?
     @Option(name: .customLong(S.logKeyFile.flag), help: ArgumentHelp(S.logKeyFile.help)) var logKeyFile: String?
     @Option(name: .customLong(S.checkpointInterval.flag), help: ArgumentHelp(S.checkpointInterval.help)) var checkpointInterval: String?
     @Option(name: .customLong(S.dataDir.flag), help: ArgumentHelp(S.dataDir.help)) var dataDir: String?

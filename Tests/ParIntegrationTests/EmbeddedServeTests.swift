@@ -139,7 +139,7 @@ import Testing
             "clientCertificateHeader", "trustedProxies", "dataKeyFile", "logKeyFile", "dataDir", "migrations", "logLevel",
         ]
         let refusable = NodeSettings.all.filter { !texts.contains($0.key) }
-        #expect(refusable.count == 20, "every setting with a typed value is tried")
+        #expect(refusable.count == 21, "every setting with a typed value is tried")
         for setting in refusable {
             var configuration = NodeConfiguration(stores: .init(databaseURL: "x"), security: .init(apiKey: "0123456789abcdef0123"))
             #expect(throws: ConfigurationError.self, "\(setting.variable)") { try setting.apply("1e400x", to: &configuration) }

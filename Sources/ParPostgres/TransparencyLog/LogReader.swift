@@ -51,11 +51,17 @@ public struct LogReader {
         try LogState.read(on: connection)
     }
 
-    /// Calls `body` with every leaf from `from` up to `to` (exclusive; the tree's size when `nil`), in order.
-    /// Returns the index after the last one given.
+    /// Calls `body` with every leaf from `from` up to `to` (exclusive; the tree's size when `nil`), in order, and
+    /// `pruned` with the index and stored hash of each leaf whose event retention took out. Returns the index after
+    /// the last one given.
     @available(*, noasync, message: "blocking: call from a thread of its own")
     @discardableResult
-    public func leaves(from: UInt64, to: UInt64? = nil, _ body: (Entry) throws -> Void) throws -> UInt64 {
+    public func leaves(
+        from: UInt64,
+        to: UInt64? = nil,
+        pruned onPruned: (UInt64, TreeHash) throws -> Void = { _, _ in },
+        _ body: (Entry) throws -> Void
+    ) throws -> UInt64 {
         let end = min(to ?? .max, try state().size)
         guard from < end else { return from }
         let rows = try connection.execute(
@@ -64,18 +70,66 @@ public struct LogReader {
         ).rows
         guard let row = rows.first else { throw LogError.noSuchLeaf(from) }
         var index = try Batch(row: row).firstIndex
+        let pruned = try prunings(verifier: nil).pruned
+        let tiles = LogTiles(connection: connection)
         for batch in try batches(from: index) {
             guard index < end else { break }
             guard batch.firstIndex == index else { throw LogError.tilesOutOfStep }
-            let count = try LogEventRows.read(batch.delta, after: batch.after, through: batch.last, pageSize: pageSize, on: connection) {
-                position,
-                leaf in
-                if index >= from && index < end { try body(Entry(index: index, leaf: leaf, position: position)) }
-                index += 1
+            try walk(batch, pruned: pruned) { at, position, leaf in
+                if at >= from && at < end { try body(Entry(index: at, leaf: leaf, position: position)) }
+            } pruned: { at in
+                if at >= from && at < end { try onPruned(at, try tiles.node(level: 0, index: at)) }
             }
-            guard count == batch.size else { throw LogError.noSuchLeaf(batch.firstIndex + UInt64(min(count, batch.size))) }
+            index = batch.firstIndex + UInt64(batch.size)
         }
         return end
+    }
+
+    /// Walks one batch's leaves in index order: `event` for each event's leaf, `pruned` for each index whose event
+    /// retention took out.
+    @available(*, noasync, message: "blocking: call from a thread of its own")
+    func walk(
+        _ batch: Batch,
+        pruned: PrunedLeaves,
+        event: (UInt64, LogPosition, LogLeaf) throws -> Void,
+        pruned onPruned: (UInt64) throws -> Void = { _ in }
+    ) throws {
+        let end = batch.firstIndex + UInt64(batch.size)
+        var index = batch.firstIndex
+        func skipPruned() throws {
+            while index < end, pruned.contains(index) {
+                try onPruned(index)
+                index += 1
+            }
+        }
+        _ = try LogEventRows.read(batch.delta, after: batch.after, through: batch.last, pageSize: pageSize, on: connection) { position, leaf in
+            try skipPruned()
+            try event(index, position, leaf)
+            index += 1
+        }
+        try skipPruned()
+        guard index == end else { throw LogError.noSuchLeaf(min(index, end)) }
+    }
+
+    /// The prunings recorded by retention. With `verifier`, only those it verifies count; the others are returned
+    /// as problems. Without, every one that parses counts (export, proofs: the auditor checks what they give).
+    @available(*, noasync, message: "blocking: call from a thread of its own")
+    public func prunings(verifier: NoteVerifier?) throws -> (pruned: PrunedLeaves, days: Int, problems: [String]) {
+        var prunings: [LogPruning] = []
+        var problems: [String] = []
+        for row in try connection.execute("SELECT day::text, note FROM parstore_log_prunings ORDER BY day").rows {
+            let label = "the pruning of \(row[0] ?? "?")"
+            guard let note = SignedNote(row[1] ?? ""), let pruning = LogPruning(body: note.text) else {
+                problems.append("\(label): not a signed pruning")
+                continue
+            }
+            if let verifier, pruning.origin != verifier.name || !verifier.verifies(note) {
+                problems.append("\(label): its signature does not verify with the key \(verifier.name)")
+                continue
+            }
+            prunings.append(pruning)
+        }
+        return (PrunedLeaves(prunings), prunings.count, problems)
     }
 
     /// The batches from `firstIndex` on, in order.
@@ -117,6 +171,7 @@ public struct LogReader {
             return LogPosition(xid: xid, seq: seq)
         }
         var found: [Entry] = []
+        let pruned = try prunings(verifier: nil).pruned
         for position in positions {
             // The batch whose delta and range hold the event.
             let rows = try connection.execute(
@@ -129,11 +184,8 @@ public struct LogReader {
                 [String(position.xid), String(position.seq)]
             ).rows
             guard let row = rows.first else { continue }
-            let batch = try Batch(row: row)
-            var index = batch.firstIndex
-            _ = try LogEventRows.read(batch.delta, after: batch.after, through: batch.last, pageSize: pageSize, on: connection) { at, leaf in
+            try walk(try Batch(row: row), pruned: pruned) { index, at, leaf in
                 if at == position && index < size { found.append(Entry(index: index, leaf: leaf, position: at)) }
-                index += 1
             }
         }
         return found.sorted { $0.index < $1.index }

@@ -11,6 +11,10 @@ public struct LogVerification: Sendable {
     public var storedCheckpoints = 0
     /// Kept checkpoints (the auditor's files) checked.
     public var keptCheckpoints = 0
+    /// Days whose events retention took out, by signed prunings: their leaves are checked against the tree only.
+    public var prunedDays = 0
+    /// Leaves whose events retention took out.
+    public var prunedLeaves: UInt64 = 0
     /// The first leaf whose event no longer hashes to the leaf integrated at its index.
     public var firstDifference: Difference?
     /// Every problem, in the order found; empty when the log verifies.
@@ -66,10 +70,28 @@ extension LogReader {
             report.keptCheckpoints += 1
         }
 
+        // What retention took out, by the prunings the log's key signed: those leaves are taken from the tree.
+        let (pruned, prunedDays, pruningProblems) = try prunings(verifier: verifier)
+        report.problems += pruningProblems
+        report.prunedDays = prunedDays
+
         // The events, delta by delta: each delta is read whole (not only the ranges its batches recorded), so an
         // event slipped in anywhere is read too.
         let tiles = LogTiles(connection: connection)
         var range = CompactRange()
+        func append(_ hash: TreeHash) {
+            range.append(hash)
+            for (label, root) in expected[range.size] ?? [] where root != range.root {
+                report.problems.append("\(label): the events give another root at size \(range.size)")
+            }
+        }
+        /// The leaves retention took out from `range.size` on (up to `limit`), as the tree holds them.
+        func appendPruned(upTo limit: UInt64) throws {
+            while range.size < limit, pruned.contains(range.size) {
+                append(try tiles.node(level: 0, index: range.size))
+                report.prunedLeaves += 1
+            }
+        }
         var deltas: [(delta: LogDelta, firstIndex: UInt64, size: Int, ends: [LogPosition])] = []
         for batch in try batches(from: 0) {
             if let last = deltas.last, last.delta == batch.delta {
@@ -90,18 +112,17 @@ extension LogReader {
             var after = LogPosition.start
             for end in ends + [max(tail, ends.last!)] {
                 _ = try LogEventRows.read(delta, after: after, through: end, pageSize: pageSize, on: connection) { position, leaf in
+                    try appendPruned(upTo: start + UInt64(size))
                     let hash = leaf.hash
                     let index = range.size
                     if report.firstDifference == nil, (try? tiles.node(level: 0, index: index)) != hash {
                         report.firstDifference = .init(index: index, position: position, kind: leaf.kind)
                     }
-                    range.append(hash)
-                    for (label, root) in expected[range.size] ?? [] where root != range.root {
-                        report.problems.append("\(label): the events give another root at size \(range.size)")
-                    }
+                    append(hash)
                 }
                 after = max(after, end)
             }
+            try appendPruned(upTo: start + UInt64(size))
             if range.size - start != UInt64(size) && report.firstDifference == nil {
                 report.firstDifference = .init(index: start + min(range.size - start, UInt64(size)))
             }

@@ -134,6 +134,8 @@ public struct NodeConfiguration: Sendable {
         /// Whether parameters are sealed before they are stored; `nil` is on. Off stores them as pushed (and still
         /// opens what was sealed, given the key file).
         public var encryption: Bool?
+        /// Days of partitions kept; older ones are dropped (``Retention``) by a node's hourly job. 0: never.
+        public var retentionDays = 90
 
         public init() {}
 
@@ -234,6 +236,9 @@ public struct NodeConfiguration: Sendable {
         }
         guard (1...1_000_000).contains(connections.maxConnections) else {
             throw ConfigurationError("PARSTORE_MAX_CONNECTIONS must be between 1 and 1000000")
+        }
+        guard data.retentionDays == 0 || (2...36_500).contains(data.retentionDays) else {
+            throw ConfigurationError("PARSTORE_RETENTION_DAYS must be 0 (keep everything) or between 2 and 36500")
         }
         guard !data.seals || data.keyFile != nil else {
             throw ConfigurationError("PARSTORE_DATA_KEY_FILE is required while PARSTORE_DATA_ENCRYPTION is on (`parstore data-key generate`)")

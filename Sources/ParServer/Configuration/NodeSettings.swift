@@ -204,6 +204,12 @@ public enum NodeSettings {
         default: "`true`", apply: NodeSetting.boolean(\.data.encryption)
     )
 
+    public static let retentionDays = NodeSetting(
+        "retentionDays", flag: "retention-days", .data,
+        "Days of events kept: every hour one node drops the day partitions older than that (`parstore retention`: only days whose requests have all ended and, while the log is in use, that the log has integrated, signing what it prunes with the log's key); 0 keeps everything, else 2–36500.",
+        default: "`90`", apply: NodeSetting.integer(\.data.retentionDays)
+    )
+
     public static let logKeyFile = NodeSetting(
         "logKeyFile", flag: "log-key-file", .log,
         "File holding the Ed25519 key that signs the log's checkpoints (`PRIVATE+KEY+…`, made by `parstore log generate-key`; every node that has it integrates, one at a time). Unset: the node does not integrate nor sign, and still serves `/log/checkpoint`.",
@@ -265,6 +271,7 @@ public enum NodeSettings {
         trustedProxies,
         dataKeyFile,
         dataEncryption,
+        retentionDays,
         logKeyFile,
         checkpointInterval,
         dataDir,
