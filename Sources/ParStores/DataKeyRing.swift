@@ -59,12 +59,14 @@ public final class DataKeyRing: Sendable {
         return try remember(row)
     }
 
-    /// Re-reads the days it holds near `today` (forgetting the others and any erased since), and makes today's and
+    /// Re-reads the days it holds near `today` (forgetting the others and any erased since) and yesterday's (whose
+    /// requests may still be redeemed: their keys are at hand when PostgreSQL is not), and makes today's and
     /// tomorrow's keys if they are missing.
     public func refresh(today: PartitionDay) async throws {
         let window = today.adding(days: -2)...today.adding(days: 1)
         let held = cache.withLock { Set($0.keys) }.filter { window.contains($0) }
-        var rows = try await DataKeyTable.rows(of: Array(held.union([today, today.adding(days: 1)])), on: queries)
+        let days = held.union([today.adding(days: -1), today, today.adding(days: 1)])
+        var rows = try await DataKeyTable.rows(of: Array(days), on: queries)
         for day in [today, today.adding(days: 1)] where !rows.contains(where: { $0.day == day }) {
             if let made = try await make(day) { rows.append(made) }
         }

@@ -264,10 +264,27 @@ import Testing
         }
     }
 
-    @Test("rebuild: after FLUSHALL, the live requests are served from Redis again and finished ones stay refused")
-    func rebuildRestoresExactlyTheLiveRequests() async throws {
-        let fixture = try await Fixture.make("rebuild")
-        let redis = try await TestServers.privateRedis(named: "rebuild")
+    /// A Redis of the test's own, one server or a cluster, and how to empty it.
+    struct OwnRedis {
+        let url: String
+        let flush: @Sendable () throws -> Void
+
+        static func make(_ mode: RedisMode, named name: String) async throws -> OwnRedis {
+            switch mode {
+            case .standalone:
+                let redis = try await TestServers.privateRedis(named: name)
+                return OwnRedis(url: redis.url) { _ = try RedisConnection(RedisEndpoint(port: redis.port)).command(["FLUSHALL"]) }
+            case .cluster:
+                let cluster = try await TestServers.privateRedisCluster(named: name)
+                return OwnRedis(url: cluster.url) { for port in try cluster.primaryPorts() { _ = try cluster.cli(port, ["FLUSHALL"]) } }
+            }
+        }
+    }
+
+    @Test("rebuild: after FLUSHALL, the live requests are served from Redis again and finished ones stay refused", arguments: RedisMode.allCases)
+    func rebuildRestoresExactlyTheLiveRequests(_ mode: RedisMode) async throws {
+        let fixture = try await Fixture.make("rebuild-" + mode.rawValue)
+        let redis = try await OwnRedis.make(mode, named: "rebuild")
         let (clientID, secret) = (fixture.clientID, fixture.secret)
         // Requests in every state: pushed, loaded, consumed, expired by the sweeper, past their deadline.
         var configuration = TestNodes.configuration(databaseURL: fixture.url, redisURL: redis.url)
@@ -288,7 +305,7 @@ import Testing
             #expect(try await client.redeem(clientID, consumed).status == .ok)
             return (pushed, loaded, consumed, try await client.pushRequest(clientID, secret: secret))
         }
-        try await runOnOwnThread(name: "flush") { _ = try RedisConnection(RedisEndpoint(port: redis.port)).command(["FLUSHALL"]) }
+        try await runOnOwnThread(name: "flush") { try redis.flush() }
         // Redeemed while Redis holds nothing: PostgreSQL decides, and the node marks it used in Redis (a rebuild
         // running meanwhile, which read it as live, cannot bring it back).
         try await fixture.run(redisURL: redis.url) { client, node in
@@ -299,21 +316,20 @@ import Testing
 
         let rebuilt = try await Command.parstore(["rebuild", "--database-url", fixture.url, "--redis-url", redis.url])
         #expect(rebuilt.status == 0 && rebuilt.output.contains("restored 2 live request(s)"), "\(rebuilt.output)")
-        let states = try await runOnOwnThread(name: "redis") { () throws -> [String: String] in
-            let connection = try RedisConnection(RedisEndpoint(port: redis.port))
-            var states: [String: String] = [:]
-            let requests = [
-                ("pushed", pushed), ("loaded", loaded), ("consumed", consumed), ("late", lateConsumed), ("expired", expired), ("past", pastDeadline),
-            ]
-            for (name, uri) in requests {
-                let key = RedisRequestCache.key(RequestReference(requestURI: uri)!)
-                states[name] = try connection.command(["HGET", key, "s"]).text ?? "absent"
-                if case .integer(let ttl) = try connection.command(["PTTL", key]), states[name] != "absent" {
-                    #expect(ttl > 0, "\(name) expires with its deadline")
-                }
+        // Read as a node reads: through the pool, which routes each key to its cluster node.
+        let pool = RedisPool(topology: try #require(RedisTopology(url: redis.url)))
+        var states: [String: String] = [:]
+        let requests = [
+            ("pushed", pushed), ("loaded", loaded), ("consumed", consumed), ("late", lateConsumed), ("expired", expired), ("past", pastDeadline),
+        ]
+        for (name, uri) in requests {
+            let key = RedisRequestCache.key(try #require(RequestReference(requestURI: uri)))
+            states[name] = try await pool.command(["HGET", key, "s"], key: key).text ?? "absent"
+            if case .integer(let ttl) = try await pool.command(["PTTL", key], key: key), states[name] != "absent" {
+                #expect(ttl > 0, "\(name) expires with its deadline")
             }
-            return states
         }
+        await pool.shutdown()
         #expect(states == ["pushed": "p", "loaded": "u", "consumed": "absent", "late": "u", "expired": "absent", "past": "absent"])
 
         try await fixture.run(redisURL: redis.url) { client, node in

@@ -19,13 +19,7 @@ public enum DataKeyFile {
 
     /// Writes a new key file with mode 0600; never replaces an existing file.
     public static func create(_ path: String, keys: KeyEncryptionKeys) throws(ConfigurationError) {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard descriptor >= 0 else { throw ConfigurationError("cannot create \(path): \(String(cString: strerror(errno)))") }
-        defer { close(descriptor) }
-        let bytes = Array(keys.encoded.utf8)
-        guard write(descriptor, bytes, bytes.count) == bytes.count, fsync(descriptor) == 0 else {
-            throw ConfigurationError("cannot write \(path)")
-        }
+        try KeyFile.create(path, text: keys.encoded)
     }
 
     /// Puts a new key first in an existing file, keeping the others (so the days they wrapped stay readable): written

@@ -17,13 +17,7 @@ public enum LogKeyFile {
 
     /// Writes a new key file with mode 0600; never replaces an existing file.
     public static func create(_ path: String, signer: NoteSigner) throws(ConfigurationError) {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard descriptor >= 0 else { throw ConfigurationError("cannot create \(path): \(String(cString: strerror(errno)))") }
-        defer { close(descriptor) }
-        let bytes = Array((signer.encoded + "\n").utf8)
-        guard write(descriptor, bytes, bytes.count) == bytes.count, fsync(descriptor) == 0 else {
-            throw ConfigurationError("cannot write \(path)")
-        }
+        try KeyFile.create(path, text: signer.encoded + "\n")
     }
 
     /// The key under a data folder, made on first use: the embedded mode's.
