@@ -24,7 +24,8 @@ struct Summary: ParsableCommand {
     /// Every scenario, in the report's order.
     static let labels = [
         "ceiling-http", "push", "push-2", "log-on", "log-off", "log-off-2", "log-on-2", "seal-off", "seal-off-2", "seal-on", "push-open",
-        "redeem", "flow-backend", "flow", "hostile", "cluster-push", "cluster-push-2", "cluster-redeem", "seal-off-redeem", "cluster-flow-backend",
+        "redeem", "flow-backend", "flow", "hostile", "cluster-push", "cluster-push-2", "cluster-redeem", "seal-on-redeem",
+        "seal-off-redeem", "seal-off-redeem-2", "seal-on-redeem-2", "cluster-flow-backend",
         "sync-push", "sync-flow-backend", "lb3-push", "lb3-push-open", "lb3-flow-backend",
         "lb3-flow", "lb3-hostile",
     ]
@@ -274,25 +275,27 @@ struct BenchReport {
         return lines
     }
 
-    /// Parameters sealed at rest: push and redeem with sealing on against off.
+    /// Parameters sealed at rest: push and redeem with sealing on against off, each in runs on, off, off, on.
     private var sealSection: [String] {
-        let on = throughput("log-on-2") + throughput("seal-on")
-        let off = throughput("seal-off") + throughput("seal-off-2")
         func cpu(_ labels: [String]) -> String { labels.map { optional(cores[$0]?.nodeMicrosPerIteration) }.joined(separator: ", ") }
+        func comparison(_ what: String, on: [String], off: [String]) -> [String] {
+            let (a, b) = (on.map(throughput).reduce(0, +), off.map(throughput).reduce(0, +))
+            return [
+                "- \(what) with sealing on ÷ off (target ≥ 0.9): \(whole(a / 2))/s against \(whole(b / 2))/s = **\(ratio(a / b))** "
+                    + "(pairs \(ratio(throughput(on[0]) / throughput(off[0]))) and \(ratio(throughput(on[1]) / throughput(off[1]))))",
+                "- node CPU per \(what), on: \(cpu(on)) µs, off: \(cpu(off)) µs",
+            ]
+        }
         return [
             "", "## Parameters sealed at rest",
             "Pushed parameters are sealed (AES-256-GCM under the day's data key) before PostgreSQL stores them, and opened for "
-                + "the redemption's answer. Push ran on one node with sealing on (log-on-2), off (the node restarted with "
-                + "`PARSTORE_DATA_ENCRYPTION=false`), off again, and on again; redeem ran with it on, then on requests pushed and "
-                + "redeemed with it off.",
+                + "the redemption's answer. Push and redeem each ran on one node with sealing on, off (the node restarted with "
+                + "`PARSTORE_DATA_ENCRYPTION=false`: requests pushed and redeemed in clear), off again, and on again, each run "
+                + "after the sweeper and the log had caught up with the runs before.",
             "",
-            "- push with sealing on ÷ off (target ≥ 0.9): \(whole(on / 2))/s against \(whole(off / 2))/s = **\(ratio(on / off))** "
-                + "(pairs \(ratio(throughput("log-on-2") / throughput("seal-off"))) and \(ratio(throughput("seal-on") / throughput("seal-off-2"))))",
-            "- redeem with sealing on ÷ off (target ≥ 0.9): \(whole(throughput("redeem")))/s against "
-                + "\(whole(throughput("seal-off-redeem")))/s = **\(ratio(throughput("redeem") / throughput("seal-off-redeem")))**",
-            "- node CPU per push, on: \(cpu(["log-on-2", "seal-on"])) µs, off: \(cpu(["seal-off", "seal-off-2"])) µs; per redemption, "
-                + "on: \(cpu(["redeem"])) µs, off: \(cpu(["seal-off-redeem"])) µs",
         ]
+            + comparison("push", on: ["log-on-2", "seal-on"], off: ["seal-off", "seal-off-2"])
+            + comparison("redemption", on: ["seal-on-redeem", "seal-on-redeem-2"], off: ["seal-off-redeem", "seal-off-redeem-2"])
     }
 
     /// A line `- what: top ÷ bottom µs = **ratio**` (each figure after its name, if any), when both were measured.

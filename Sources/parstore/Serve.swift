@@ -246,6 +246,9 @@ struct Embedded: Sendable {
               curl -s \(base)/log/checkpoint
               parstore log public-key --log-key-file \(configuration.log.keyFile ?? "<key file>")
 
+            6. Pushed parameters are stored sealed, under day keys wrapped by the key in \(configuration.data.keyFile ?? "<key file>")
+               (keep a copy: without it they are gone). `parstore erase --before <day>` destroys the keys of past days.
+
             Ctrl-C stops the node and the servers it started.
 
             """
