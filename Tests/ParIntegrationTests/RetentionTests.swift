@@ -16,8 +16,9 @@ import Testing
     static func node(_ log: LogFixture, daysOff days: Int) async throws -> ParStoreNode {
         var configuration = log.configuration
         configuration.log.keyFile = nil
-        configuration.lifetimes.request = .seconds(1)
-        configuration.lifetimes.interaction = .seconds(1)
+        // Short enough to end within the test, long enough for a loaded machine to redeem within it.
+        configuration.lifetimes.request = .seconds(5)
+        configuration.lifetimes.interaction = .seconds(5)
         return try await TestNodes.make(configuration, clock: OffsetWallClock(offset: Double(days) * 86_400))
     }
 
@@ -63,7 +64,7 @@ import Testing
         // The sweeper ends them (1 s past their deadlines); then the log integrates everything.
         let sweeper = TestEventLog(url: log.url, nodeID: "retention-sweeper", timeout: .seconds(1))
         #expect(
-            try await eventually {
+            try await eventually(timeout: .seconds(60)) {
                 _ = try await sweeper.log.expireDue(grace: .seconds(1))
                 return try await log.database.count(
                     "SELECT count(*) FROM par_events WHERE slot IN (0, 1) AND deadline > (SELECT swept_until FROM parstore_sweeper) AND day < current_date"
