@@ -9,6 +9,7 @@ public struct NodeMetrics: Sendable {
     let pushDuration: DurationHistogram
     let redeemDuration: DurationHistogram
     let groupCommitBatch: ValueHistogram
+    let groupCommitHold: DurationHistogram
     let redisPipelineBatch: ValueHistogram
     let expired: Counter
     let redisMapRefresh: Counter
@@ -38,6 +39,17 @@ public struct NodeMetrics: Sendable {
             descriptor: Self.name("group_commit_batch", unit: "size", help: "Events written to PostgreSQL per group-commit statement."),
             buckets: Self.batchBuckets
         )
+        groupCommitHold = registry.makeDurationHistogram(
+            descriptor: Self.name(
+                "group_commit_hold",
+                unit: "seconds",
+                help: "Time a group-commit batch was held back to grow (PARSTORE_BATCH_WINDOW); 0 for one sent at once."
+            ),
+            buckets: [
+                .zero, .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+                .milliseconds(100),
+            ]
+        )
         redisPipelineBatch = registry.makeValueHistogram(
             descriptor: Self.name("redis_pipeline_batch", unit: "size", help: "Redis commands per pipeline."),
             buckets: Self.batchBuckets
@@ -54,7 +66,10 @@ public struct NodeMetrics: Sendable {
         )
         logLag = registry.makeGauge(
             descriptor: Self.name(
-                "log_lag", unit: "seconds", help: "Age of the newest integrated event at this node's last integration (how far the log trails).")
+                "log_lag",
+                unit: "seconds",
+                help: "Age of the newest integrated event at this node's last integration (how far the log trails)."
+            )
         )
         redisMapRefresh = registry.makeCounter(
             descriptor: Self.name("redis_map_refreshes", unit: "total", help: "Readings of the Redis Cluster's slot map.")
@@ -101,7 +116,8 @@ public struct NodeMetrics: Sendable {
             Self.name(
                 "unreadable_parameters",
                 unit: "total",
-                help: "Sealed parameters that did not open, by why (tampered: changed or moved from another request; key: the day's key cannot be had)."
+                help:
+                    "Sealed parameters that did not open, by why (tampered: changed or moved from another request; key: the day's key cannot be had)."
             ),
             label: "why"
         )

@@ -64,7 +64,8 @@ public struct ParStoreNode: Sendable {
         self.eventLog = PostgresEventLog(
             configuration: postgresConfiguration,
             queries: postgres,
-            batchObserver: { metrics.groupCommitBatch.record(Double($0)) }
+            batchObserver: { metrics.groupCommitBatch.record(Double($0)) },
+            holdObserver: { metrics.groupCommitHold.record($0) }
         )
         let redis = redisTopology.map { topology in
             RedisPool(

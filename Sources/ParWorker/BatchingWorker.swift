@@ -27,9 +27,11 @@ import Synchronization
 /// thread is blocked on a stalled server — so it is never sent afterwards. `process` is given the batch's earliest
 /// deadline and must not wait beyond it.
 ///
-/// With a ``BatchWindow``, a batch smaller than its target is held back for as long as the recent arrival rate says
-/// the target takes to fill, within the window's limit (and not at all when fewer than one more request is expected
-/// in it), so that the server's price per event does not grow with the number of nodes sharing the load.
+/// With a ``BatchWindow``, a batch smaller than its target is held back for as long as the arrival rate says the
+/// target takes to fill, within the window's limit (and not at all when fewer than one more request is expected in
+/// it), so that the server's price per event does not grow with the number of nodes sharing the load. The rate counts
+/// only requests that arrived while a batch was out (``ArrivalRate``): a caller waiting for its answer before it sends
+/// again is never held back for itself. A hold ends early once requests stop coming.
 public final class BatchingWorker<Connection: WorkerConnection, Request: Sendable, Response: Sendable>: Sendable {
     /// Runs one batch on the connection, waiting for the server no later than the deadline (the batch's earliest),
     /// and returns exactly one result per request, in order.
@@ -77,8 +79,9 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     private let connect: @Sendable () throws -> Connection
     private let process: Process
     private let batchObserver: (@Sendable (Int) -> Void)?
+    private let holdObserver: (@Sendable (Duration) -> Void)?
     private let window: BatchWindow?
-    /// Requests added since the thread last looked: the arrival rate, for the batch window.
+    /// Requests added since the thread last reset it: the arrival rate, for the batch window.
     private let arrivals = Atomic<Int>(0)
     private let name: String
 
@@ -93,6 +96,7 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     ///   - reconnectInterval: the least time between two connection attempts while the server is unreachable.
     ///   - window: how long a small batch may be held back to grow; `nil` sends every batch at once.
     ///   - batchObserver: told the size of every batch run (for metrics).
+    ///   - holdObserver: with a window, told how long every batch was held back (for metrics; zero when sent at once).
     public init(
         name: String,
         maxBatchSize: Int = 1000,
@@ -101,6 +105,7 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
         reconnectInterval: Duration = .milliseconds(250),
         window: BatchWindow? = nil,
         batchObserver: (@Sendable (Int) -> Void)? = nil,
+        holdObserver: (@Sendable (Duration) -> Void)? = nil,
         connect: @escaping @Sendable () throws -> Connection,
         process: @escaping Process
     ) {
@@ -111,6 +116,7 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
         self.reconnectInterval = reconnectInterval
         self.window = window
         self.batchObserver = batchObserver
+        self.holdObserver = holdObserver
         self.connect = connect
         self.process = process
         self.name = name
@@ -153,6 +159,9 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     }
 
     private func add(_ pending: Pending) {
+        // Counted before the thread can take it: counted after, it would look as if it had arrived while its own batch
+        // was out.
+        if window != nil { arrivals.add(1, ordering: .relaxed) }
         let action = state.withLock { state -> SubmitAction in
             if state.isShuttingDown { return .reject(.shutDown) }
             if state.queue.count >= maxQueued { return .reject(.overloaded) }
@@ -175,7 +184,6 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
         case .start: startThread()
         case .none: break
         }
-        if window != nil { arrivals.add(1, ordering: .relaxed) }
     }
 
     /// Stops taking requests, runs everything already queued, closes the connection on its thread, then returns.
@@ -225,20 +233,21 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     }
 
     /// Holds a small batch back while requests keep arriving (see ``BatchWindow``), and returns it grown.
-    ///
-    /// - Parameter rate: the recent arrival rate, requests per second.
-    private func grow(_ batch: [Pending], rate: Double) -> [Pending] {
-        guard let window, batch.count < window.target, rate * window.limit.seconds >= 1 else { return batch }
+    private func grow(_ batch: [Pending], in window: BatchWindow, rate: ArrivalRate) -> [Pending] {
+        guard let hold = window.hold(count: batch.count, rate: rate, now: .now) else {
+            holdObserver?(.zero)
+            return batch
+        }
         var batch = batch
-        // As long as the rate says the target takes to fill, within the limit.
-        let hold = min(window.limit.seconds, Double(window.target - batch.count) / rate)
-        let end = ContinuousClock.now + .microseconds(Int64(hold * 1e6))
-        let step = window.limit / 8
-        while batch.count < window.target, ContinuousClock.now < end {
-            Thread.sleep(forTimeInterval: step.seconds)
+        var look: ContinuousClock.Instant? = hold.firstLook
+        while let next = look {
+            let now = ContinuousClock.now
+            if next > now { Thread.sleep(forTimeInterval: (next - now).seconds) }
             guard let more = take(upTo: min(maxBatchSize, window.target) - batch.count, waitWhenEmpty: false) else { break }
             batch += more
+            look = hold.nextLook(found: more.count, count: batch.count, now: .now)
         }
+        holdObserver?(.now - hold.start)
         return batch
     }
 
@@ -256,19 +265,17 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
     private func threadMain() {
         var connection: Connection? = nil
         var lastFailure: (error: any Error, at: ContinuousClock.Instant)? = nil
-        var rate = 0.0  // requests per second, a moving average over the thread's rounds
-        var lastRound = ContinuousClock.now
+        var rate = ArrivalRate()
         while var batch = nextBatch() {
             if batch.isEmpty {
                 wakeUp.wait()
                 continue
             }
-            if window != nil {
-                let now = ContinuousClock.now
-                let elapsed = max((now - lastRound).seconds, 1e-6)
-                rate = 0.7 * rate + 0.3 * Double(arrivals.exchange(0, ordering: .relaxed)) / elapsed
-                lastRound = now
-                batch = grow(batch, rate: rate)
+            // The batch is out from here until its results are in: what arrives meanwhile is the rate.
+            let out = ContinuousClock.now
+            if let window {
+                arrivals.store(0, ordering: .relaxed)
+                batch = grow(batch, in: window, rate: rate)
             }
             let live: Connection
             if let existing = connection, existing.isHealthy {
@@ -293,6 +300,9 @@ public final class BatchingWorker<Connection: WorkerConnection, Request: Sendabl
             let deadline = batch.lazy.map { $0.deadline }.min()!
             let results = process(live, batch.map { $0.request }, deadline)  // a closure: a key path here is built at run time, generically
             precondition(results.count == batch.count, "a batch must yield one result per request")
+            // Before the answers go out: a caller answered now may send its next request at once, and that one did not
+            // arrive while the batch was out.
+            if window != nil { rate.record(arrivals: arrivals.load(ordering: .relaxed), whileOut: .now - out) }
             deliver(results, to: batch)
         }
         connection = nil
@@ -357,13 +367,6 @@ private final class OverdueSweeper: Sendable {
 
     func watch(_ worker: some OverdueFailing) {
         watched.withLock { $0.append(Watched(worker: worker)) }
-    }
-}
-
-extension Duration {
-    fileprivate var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }
 

@@ -18,20 +18,26 @@ public final class PostgresEventLog: Sendable {
     /// - Parameters:
     ///   - queries: the general-purpose connection the log's reads and upkeep run on; its owner shuts it down.
     ///   - batchObserver: told the size of every group-commit batch (appends and consumptions).
-    public init(configuration: PostgresConfiguration, queries: PostgresQueries, batchObserver: (@Sendable (Int) -> Void)? = nil) {
+    ///   - holdObserver: told how long every group-commit batch was held back to grow (with a batch window).
+    public init(
+        configuration: PostgresConfiguration,
+        queries: PostgresQueries,
+        batchObserver: (@Sendable (Int) -> Void)? = nil,
+        holdObserver: (@Sendable (Duration) -> Void)? = nil
+    ) {
         self.configuration = configuration
         self.queries = queries
         let nodeID = configuration.nodeID
-        appender = Self.groupCommitWorker("append", configuration, batchObserver) { connection, records, deadline in
+        appender = Self.groupCommitWorker("append", configuration, batchObserver, holdObserver) { connection, records, deadline in
             Self.append(records, nodeID: nodeID, on: connection, deadline: deadline)
         }
-        arbiter = Self.groupCommitWorker("arbiter", configuration, batchObserver) { connection, requests, deadline in
+        arbiter = Self.groupCommitWorker("arbiter", configuration, batchObserver, holdObserver) { connection, requests, deadline in
             Self.consume(requests, nodeID: nodeID, on: connection, deadline: deadline)
         }
-        loader = Self.groupCommitWorker("load", configuration, batchObserver) { connection, loads, deadline in
+        loader = Self.groupCommitWorker("load", configuration, batchObserver, holdObserver) { connection, loads, deadline in
             Self.load(loads, nodeID: nodeID, on: connection, deadline: deadline)
         }
-        ticketArbiter = Self.groupCommitWorker("ticket", configuration, batchObserver) { connection, tickets, deadline in
+        ticketArbiter = Self.groupCommitWorker("ticket", configuration, batchObserver, holdObserver) { connection, tickets, deadline in
             Self.redeem(tickets, nodeID: nodeID, on: connection, deadline: deadline)
         }
     }
@@ -41,6 +47,7 @@ public final class PostgresEventLog: Sendable {
         _ name: String,
         _ configuration: PostgresConfiguration,
         _ batchObserver: (@Sendable (Int) -> Void)?,
+        _ holdObserver: (@Sendable (Duration) -> Void)?,
         process: @escaping BatchingWorker<HotPathConnection, Request, Response>.Process
     ) -> BatchingWorker<HotPathConnection, Request, Response> {
         let (conninfo, timeout) = (configuration.conninfo, configuration.timeout)
@@ -50,6 +57,7 @@ public final class PostgresEventLog: Sendable {
             timeout: timeout,
             window: configuration.batchWindow,
             batchObserver: batchObserver,
+            holdObserver: holdObserver,
             connect: { try HotPathConnection(conninfo, applicationName: "parstore-" + name, timeout: timeout) },
             process: process
         )

@@ -87,7 +87,7 @@ public struct NodeConfiguration: Sendable {
         public var redisConnections: Int = 2
         /// The most events written in one group commit.
         public var maxBatchSize: Int = 1000
-        /// The longest a small group commit (under 32 events) is held back while requests keep arriving, so that
+        /// The longest a small group commit (under 8 events) is held back while requests keep arriving, so that
         /// PostgreSQL's work per event does not grow with the number of nodes; zero sends every batch at once.
         public var batchWindow: Duration = .milliseconds(5)
         /// Written into every event. Default: the host name and process id.

@@ -24,7 +24,7 @@ public enum NodeSettings {
 
     public static let batchWindow = NodeSetting(
         "batchWindow", flag: "batch-window", .stores,
-        "Milliseconds a small group commit (under 32 events) may be held back while requests keep arriving, so that PostgreSQL's work per event does not grow with the number of nodes; `0` sends every batch at once; up to 100.",
+        "Milliseconds a small group commit (under 8 events) may be held back while other requests keep arriving, so that PostgreSQL's work per event does not grow with the number of nodes; `0` sends every batch at once; up to 100.",
         default: "`5`", apply: NodeSetting.milliseconds(\.stores.batchWindow)
     )
 
