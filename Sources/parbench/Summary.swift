@@ -24,7 +24,7 @@ struct Summary: ParsableCommand {
     /// Every scenario, in the report's order.
     static let labels = [
         "ceiling-http", "push", "push-2", "log-on", "log-off", "log-off-2", "log-on-2", "seal-off", "seal-off-2", "seal-on", "push-open",
-        "redeem", "flow-backend", "flow", "hostile", "cluster-push", "cluster-push-2", "cluster-redeem", "seal-on-redeem",
+        "push-1", "flow-1", "redeem", "flow-backend", "flow", "hostile", "cluster-push", "cluster-push-2", "cluster-redeem", "seal-on-redeem",
         "seal-off-redeem", "seal-off-redeem-2", "seal-on-redeem-2", "cluster-flow-backend",
         "sync-push", "sync-flow-backend", "lb3-push", "lb3-push-open", "lb3-flow-backend",
         "lb3-flow", "lb3-hostile",
@@ -222,6 +222,9 @@ struct BenchReport {
                 + "\(optional(cores["push"]?.nodeMicrosPerIteration)) µs (target ≤ 55), per `get` of the ceiling \(optional(cores["ceiling-http"]?.nodeMicrosPerIteration)) µs",
             "- throughput ÷ push (mean of push and push-2, \(whole(push))/s): redeem **\(ratio(throughput("redeem") / push))** (target ≥ 1), "
                 + "flow-backend **\(ratio(throughput("flow-backend") / push))** (target ≥ 0.45), flow **\(ratio(throughput("flow") / push))** (target ≥ 0.30)",
+            "- one client at a time (one connection, each request sent once the last is answered): push p50 \(scenario("push-1").latency.p50) ms "
+                + "(\(whole(throughput("push-1")))/s), browser flow (push, /authorize, ticket redemption) p50 \(scenario("flow-1").latency.p50) ms "
+                + "(\(whole(throughput("flow-1")))/s)",
         ]
         lines += quotient(
             "PostgreSQL CPU per redemption ÷ per push inside flow-backend (target ≤ 1.5)",
