@@ -5,6 +5,8 @@ public import ParWorker
 /// One hiredis connection. Blocking: it lives on a ``BatchingWorker`` thread.
 public final class RedisConnection: WorkerConnection {
     private let context: UnsafeMutablePointer<redisContext>
+    /// How long the connection and every reply may take.
+    private let timeout: Duration
 
     /// Connects, authenticates and selects the database, with `timeout` for the connection and every reply.
     @available(*, noasync, message: "blocking: call from a worker thread")
@@ -15,12 +17,13 @@ public final class RedisConnection: WorkerConnection {
             throw RedisError(message: "out of memory")
         }
         guard made.pointee.err == 0 else {
-            let message = Self.errorText(made)
+            let message = Self.errorText(made, timeout: timeout)
             redisFree(made)
             throw RedisError(message: message)
         }
         _ = redisSetTimeout(made, interval)
         self.context = made
+        self.timeout = timeout
         if let password = endpoint.password {
             try expectOK(command(["AUTH", password]))
         }
@@ -50,10 +53,10 @@ public final class RedisConnection: WorkerConnection {
 
     /// Reads the next reply.
     private func reply() -> Result<RedisValue, RedisError> {
-        guard isHealthy else { return .failure(RedisError(message: Self.errorText(context))) }
+        guard isHealthy else { return .failure(RedisError(message: Self.errorText(context, timeout: timeout))) }
         var raw: UnsafeMutableRawPointer? = nil
         guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
-            return .failure(RedisError(message: Self.errorText(context)))
+            return .failure(RedisError(message: Self.errorText(context, timeout: timeout)))
         }
         defer { freeReplyObject(raw) }
         return .success(Self.value(raw.assumingMemoryBound(to: redisReply.self)))
@@ -111,7 +114,13 @@ public final class RedisConnection: WorkerConnection {
         return String(decoding: UnsafeRawBufferPointer(start: pointer, count: Int(reply.len)), as: UTF8.self)
     }
 
-    private static func errorText(_ context: UnsafeMutablePointer<redisContext>) -> String {
-        withUnsafeBytes(of: context.pointee.errstr) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    /// hiredis's words for the connection's failure; a server that did not answer in time is said so (hiredis 0.14
+    /// reports it as its read's or write's `EAGAIN`, "Resource temporarily unavailable").
+    private static func errorText(_ context: UnsafeMutablePointer<redisContext>, timeout: Duration) -> String {
+        let text = withUnsafeBytes(of: context.pointee.errstr) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        if context.pointee.err == REDIS_ERR_IO, text == String(cString: strerror(EAGAIN)) {
+            return "no answer within \(timeout)"
+        }
+        return text
     }
 }

@@ -8,6 +8,7 @@ import ParRedis
 import ParServer
 import ParTesting
 import ParWorker
+import Synchronization
 import Testing
 
 /// The data's life (issue 16): parameters sealed at rest, crypto-shredding, key rotation, and Redis rebuilt from the
@@ -341,5 +342,35 @@ import Testing
                 #expect(try await client.redeem(clientID, finished).status == .badRequest)
             }
         }
+    }
+
+    /// A Redis that hangs (`SIGSTOP`: connections accepted, nothing answered) is met with a deadline: the rebuild
+    /// stops within its reply timeout and says why, rather than waiting on it forever; once Redis is back it restores.
+    @Test func rebuildAgainstAFrozenRedisFailsWithinItsDeadlineAndSaysWhy() async throws {
+        let fixture = try await Fixture.make("rebuild-frozen")
+        let redis = try await TestServers.privateRedis(named: "rebuild-frozen")
+        let (clientID, secret) = (fixture.clientID, fixture.secret)
+        let redisURL = redis.url
+        _ = try await fixture.run(redisURL: redisURL) { client, _ in try await client.pushRequest(clientID, secret: secret) }
+        try await runOnOwnThread(name: "flush") { _ = try RedisConnection(RedisEndpoint(port: redis.port)).command(["FLUSHALL"]) }
+
+        kill(redis.processID, SIGSTOP)
+        // A safety net: a rebuild that waited for Redis would hang the test; woken after 60 s, it fails on `woken`.
+        let woken = Atomic<Bool>(false)
+        let safetyNet = Task {
+            try? await Task.sleep(for: .seconds(60))
+            woken.store(true, ordering: .sequentiallyConsistent)
+            kill(redis.processID, SIGCONT)
+        }
+        let frozen = try await Command.parstore(["rebuild", "--database-url", fixture.url, "--redis-url", redisURL])
+        let answeredWhileFrozen = !woken.load(ordering: .sequentiallyConsistent)
+        safetyNet.cancel()
+        kill(redis.processID, SIGCONT)
+        #expect(answeredWhileFrozen, "the rebuild waited until Redis was woken")
+        #expect(frozen.status != 0)
+        #expect(frozen.output.contains("Redis error (connection): no answer within"), "\(frozen.output)")
+
+        let rebuilt = try await Command.parstore(["rebuild", "--database-url", fixture.url, "--redis-url", redisURL])
+        #expect(rebuilt.status == 0 && rebuilt.output.contains("restored 1 live request(s)"), "\(rebuilt.output)")
     }
 }
