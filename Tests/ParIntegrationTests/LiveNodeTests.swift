@@ -131,20 +131,26 @@ final class RawConnection {
 
         let url = servers.databaseURL
         let locked = AsyncStream<Void>.makeStream()
+        let release = DispatchSemaphore(value: 0)
         let holder = Task {
             try await runOnOwnThread(name: "lock-holder") {
                 let connection = try PGConnection(url)
                 try connection.executeScript("BEGIN; LOCK TABLE par_events IN SHARE MODE")
                 locked.continuation.yield()
-                Thread.sleep(forTimeInterval: 2)
+                release.wait()
                 try connection.execute("COMMIT")
             }
         }
         for await _ in locked.stream { break }
         let answers = try await withThrowingTaskGroup(of: String.self) { group in
             for _ in 0..<8 { group.addTask { try await RawConnection.exchange(port: port, request) } }
+            // Time for the node to read all eight (1.5 s: on CI's loaded cores 0.5 s was once too short, and the
+            // pushes not yet read when the signal came were closed as idle connections), then SIGTERM while they
+            // wait for the lock, which goes half a second later.
+            try await Task.sleep(for: .milliseconds(1500))
+            node.terminate()
             try await Task.sleep(for: .milliseconds(500))
-            node.terminate()  // SIGTERM while the 8 pushes wait for the lock
+            release.signal()
             return try await group.reduce(into: [String]()) { $0.append($1) }
         }
         try await holder.value
