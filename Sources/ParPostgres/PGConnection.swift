@@ -9,15 +9,19 @@ public import ParWorker
 ///
 /// No wait is unbounded when the connection is given a `timeout`: connecting gives up after `connect_timeout` per
 /// host; the server cancels a statement after `statement_timeout` (and a lock wait after `lock_timeout`); TCP
-/// keepalives and `tcp_user_timeout` find a peer that vanished; and a statement given a deadline is abandoned at that
-/// deadline even when the server accepts bytes but never answers (a frozen process: its kernel still acknowledges
-/// them, so no TCP timer fires). An abandoned connection is not used again.
+/// keepalives and `tcp_user_timeout` find a peer that vanished; and a statement is abandoned at its deadline even when
+/// the server accepts bytes but never answers (a frozen process: its kernel still acknowledges them, so no TCP timer
+/// fires, and it cannot cancel anything itself) — the caller's deadline, or else twice the timeout (the server's own
+/// cancellation comes first from a server that runs). Scripts of several statements take only the caller's deadline:
+/// each of their statements has the whole `statement_timeout`. An abandoned connection is not used again.
 public final class PGConnection: WorkerConnection {
     private let connection: OpaquePointer
     /// The server's clock minus this machine's wall clock, in milliseconds, measured when connecting.
     private var serverClockOffsetMillis: Int64 = 0
     /// Set when a statement was abandoned at its deadline: the connection's state is unknown.
     private var abandoned = false
+    /// How long a statement is waited for when its caller gives no deadline: twice the timeout; `nil` without one.
+    private let statementWait: Duration?
 
     /// Connects with a libpq connection string or `postgresql://` URL, which may name several hosts
     /// (`host=a,b target_session_attrs=read-write` finds the primary).
@@ -48,6 +52,7 @@ public final class PGConnection: WorkerConnection {
         }
         PQsetNoticeProcessor(made, { _, _ in }, nil)
         self.connection = made
+        self.statementWait = timeout.map { $0 * 2 }
         let limits = timeout.map { [String($0.milliseconds), String($0.milliseconds / 2)] } ?? ["0", "0"]
         let before = Self.wallClockMillis()
         let rows = try execute(
@@ -88,12 +93,13 @@ public final class PGConnection: WorkerConnection {
 
     /// Runs one statement with text parameters (`nil` is NULL) and returns its rows.
     ///
-    /// - Parameter deadline: when to stop waiting for the server; the connection is then abandoned.
+    /// - Parameter deadline: when to stop waiting for the server; the connection is then abandoned. Without one, twice
+    ///   the connection's timeout, if it has one.
     @available(*, noasync, message: "blocking: call from a worker thread")
     @discardableResult
     public func execute(_ sql: String, _ parameters: [String?] = [], deadline: ContinuousClock.Instant? = nil) throws(PGError) -> PGRows {
         try Self.checkParameters(parameters)
-        return try run(until: deadline) {
+        return try run(until: deadline ?? statementDeadline) {
             parameters.withOptionalCStrings { pointers in
                 PQsendQueryParams(connection, sql, Int32(parameters.count), nil, pointers, nil, nil, 0)
             }
@@ -109,7 +115,7 @@ public final class PGConnection: WorkerConnection {
     /// Prepares a named statement for ``executePrepared(_:_:deadline:)``.
     @available(*, noasync, message: "blocking: call from a worker thread")
     public func prepare(_ name: String, _ sql: String, deadline: ContinuousClock.Instant? = nil) throws(PGError) {
-        try run(until: deadline) { PQsendPrepare(connection, name, sql, 0, nil) }
+        try run(until: deadline ?? statementDeadline) { PQsendPrepare(connection, name, sql, 0, nil) }
     }
 
     /// Runs a statement prepared with ``prepare(_:_:deadline:)``.
@@ -117,12 +123,15 @@ public final class PGConnection: WorkerConnection {
     @discardableResult
     public func executePrepared(_ name: String, _ parameters: [String?], deadline: ContinuousClock.Instant? = nil) throws(PGError) -> PGRows {
         try Self.checkParameters(parameters)
-        return try run(until: deadline) {
+        return try run(until: deadline ?? statementDeadline) {
             parameters.withOptionalCStrings { pointers in
                 PQsendQueryPrepared(connection, name, Int32(parameters.count), pointers, nil, nil, 0)
             }
         }
     }
+
+    /// The deadline of a statement whose caller gave none.
+    private var statementDeadline: ContinuousClock.Instant? { statementWait.map { .now + $0 } }
 
     /// Sends a command with `send` (a `PQsend…` call), then waits for all its results, no later than `deadline`.
     /// Returns the rows of the last result, or throws the first error.

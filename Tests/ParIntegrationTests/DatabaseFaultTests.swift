@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import ParEmbedded
+import ParPostgres
 import ParServer
 import ParTesting
 import ParWorker
@@ -16,6 +17,35 @@ import Testing
         var configuration = TestNodes.configuration(databaseURL: url, redisURL: nil, name: name)
         configuration.stores.databaseTimeout = timeout
         return try await TestNodes.make(configuration)
+    }
+
+    /// The command-line tools (`parstore erase`, `retention`, `rebuild`) give their statements no deadline of their
+    /// own, only a connection timeout: frozen under them, the server cannot cancel anything itself, so the connection
+    /// abandons a statement at twice its timeout instead of waiting forever.
+    @Test func aStatementWithoutADeadlineIsAbandonedOnAFrozenServer() async throws {
+        let postgres = try await TestServers.privatePostgres(named: "frozen-statement")
+        // A safety net: a statement that waited would hang the test; woken after 60 s, it fails on `woken`.
+        let woken = Atomic<Bool>(false)
+        let safetyNet = Task {
+            try? await Task.sleep(for: .seconds(60))
+            woken.store(true, ordering: .sequentiallyConsistent)
+            postgres.signalAll(SIGCONT)
+        }
+        let (failure, healthyAfter) = try await runOnOwnThread { () throws -> (String?, Bool) in
+            let connection = try PGConnection(postgres.url, timeout: .seconds(1))
+            postgres.signalAll(SIGSTOP)
+            do {
+                try connection.execute("SELECT 1")
+                return (nil, connection.isHealthy)
+            } catch { return ("\(error)", connection.isHealthy) }
+        }
+        let answeredWhileFrozen = !woken.load(ordering: .sequentiallyConsistent)
+        safetyNet.cancel()
+        postgres.signalAll(SIGCONT)
+        #expect(answeredWhileFrozen, "the statement waited until the server was woken")
+        #expect(failure?.contains("did not answer before the deadline") == true, "\(failure ?? "answered")")
+        #expect(!healthyAfter, "an abandoned connection is not used again")
+        try await runOnOwnThread { try postgres.stop() }
     }
 
     /// The primary stops answering without closing anything (`kill -STOP`: its kernel still accepts and acknowledges
