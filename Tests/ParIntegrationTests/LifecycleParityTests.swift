@@ -156,7 +156,8 @@ import Testing
         }
         #expect(disagreements.isEmpty, "\(disagreements.prefix(5).joined(separator: "\n"))")
 
-        // The requests whose deadline passed end as the sweeper ends them (its watermark may be past them already).
+        // The requests whose deadline passed end as the sweeper ends them (its watermark may be past them already, and
+        // the sweepers of other tests' nodes on this server may end some of them at the same moment: never twice).
         try await database.query(
             """
             INSERT INTO par_events (day, request_id, slot, kind, client_id, deadline, node_id)
@@ -166,6 +167,7 @@ import Testing
             WHERE p.slot = 0 AND p.request_id = ANY(SELECT decode(x, 'hex') FROM unnest($1::text[]) x)
               AND coalesce(l.deadline, p.deadline) <= now()
               AND NOT EXISTS (SELECT 1 FROM par_events t WHERE t.day = p.day AND t.request_id = p.request_id AND t.slot = 2)
+            ON CONFLICT (day, request_id, slot) DO NOTHING
             """,
             ["{" + references.map(\.requestIDHex).joined(separator: ",") + "}"]
         )
